@@ -250,6 +250,13 @@ class EventDecoder:
             return NoteEvent(self.tick, pitch, v.bin_velocity(self.velocity_bin))
         return None
 
+    def copy(self) -> EventDecoder:
+        twin = EventDecoder(self.vocabulary, self.tick)
+        twin.velocity_bin = self.velocity_bin
+        twin.sounding = dict(self.sounding)
+        twin.last_token = self.last_token
+        return twin
+
     def release_all(self) -> list[NoteEvent]:
         """Note-offs, at the current tick, for every sounding note."""
         events = [NoteEvent(self.tick, pitch, 0) for pitch in sorted(self.sounding)]
@@ -315,7 +322,7 @@ def normalize_notes(notes: Iterable[Note]) -> list[Note]:
     result = []
     for same_pitch in by_pitch.values():
         same_pitch.sort(key=lambda n: (n.start, n.end))
-        for note, following in zip(same_pitch, same_pitch[1:] + [None]):
+        for note, following in zip(same_pitch, [*same_pitch[1:], None], strict=True):
             end = note.end if following is None else min(note.end, following.start)
             if end > note.start:
                 result.append(Note(note.pitch, note.velocity, note.start, end))

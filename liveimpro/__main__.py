@@ -1,0 +1,5 @@
+import sys
+
+from liveimpro.cli import main
+
+sys.exit(main())

@@ -1,0 +1,132 @@
+"""The ``liveimpro`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from liveimpro.settings import Settings, load_settings
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(args.config)
+    except OSError as error:
+        raise UsageError(f"cannot read config {args.config}: {error.strerror}") from error
+
+
+def _with(section, **changes):
+    """A settings section with the options the user gave (None = not given)."""
+    given = {key: value for key, value in changes.items() if value is not None}
+    return dataclasses.replace(section, **given)
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    from liveimpro.continuation import build_continuation
+    from liveimpro.engine import pin_blas_threads
+    from liveimpro.midifile import add_track, read_phrase, ticks_per_bar
+    from liveimpro.modelfile import load_model, resolve_model
+    from liveimpro.vocabulary import TICKS_PER_BEAT, encode
+
+    pin_blas_threads()
+    settings = _settings(args)
+    model_settings = _with(settings.model, name=args.model)
+    sampling = _with(
+        settings.sampling, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+    )
+    beats = _with(settings.continuation, beats=args.beats).beats
+    model = load_model(resolve_model(model_settings.name, model_settings.models_path()))
+    midi, notes = read_phrase(Path(args.input))
+
+    continuation = build_continuation(model, sampling, settings.notes, ticks_per_bar(midi))
+    continuation.start(notes[0].start)
+    continuation.feed_tokens(encode(notes, model.vocabulary, start_tick=continuation.tick))
+    end = continuation.tick + round(beats * TICKS_PER_BEAT)
+    events = continuation.generate_until(end) + continuation.release_all(end)
+    add_track(midi, events, name=f"liveimpro continuation ({model.name})")
+    midi.write(str(args.output))
+    played = sum(event.is_on for event in events)
+    print(
+        f"wrote {args.output}: {len(notes)} phrase notes + {played} continuation notes "
+        f"({beats:g} beats, model {model.name})"
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from liveimpro.bench import bench_engine
+
+    sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes]
+    print(json.dumps(bench_engine(sizes, steps=args.steps, models=args.model), indent=2))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from liveimpro.modelfile import available_models, load_model
+
+    directory = _settings(args).model.models_path()
+    for name in available_models(directory):
+        model = load_model(directory / name)
+        spec = model.spec
+        print(
+            f"{name}: {spec.layers}x{spec.units} LSTM, {spec.parameter_count:,} parameters, "
+            f"trained on {model.training.get('device', 'unknown device')}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="liveimpro", description=__doc__)
+    parser.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    cont = commands.add_parser("continue", help="continue the phrase in a MIDI file")
+    cont.add_argument("input", help="MIDI file holding the phrase")
+    cont.add_argument("-o", "--output", required=True, help="MIDI file to write")
+    cont.add_argument("--model", help="model name (under models/) or path")
+    cont.add_argument("--beats", type=float, help="length of the continuation in beats")
+    cont.add_argument("--temperature", type=float, help="sampling temperature, 0 < T <= 5")
+    cont.add_argument("--top-p", type=float, help="nucleus sampling mass, 0 < p <= 1")
+    cont.add_argument("--seed", type=int, help="random seed (the same seed, the same output)")
+    cont.set_defaults(run=cmd_continue)
+
+    bench = commands.add_parser("bench", help="print benchmark figures as JSON")
+    bench_kinds = bench.add_subparsers(dest="what", required=True)
+    engine = bench_kinds.add_parser("engine", help="per-step latency: NumPy vs Keras")
+    engine.add_argument("--sizes", nargs="*", default=["2x512"], help="LAYERSxUNITS, e.g. 2x512")
+    engine.add_argument(
+        "--model",
+        nargs="*",
+        default=None,
+        help="shipped model names to include (default: all in models/)",
+    )
+    engine.add_argument("--steps", type=int, default=2000, help="engine steps per size")
+    engine.set_defaults(run=cmd_bench)
+
+    models = commands.add_parser("models", help="list the available models")
+    models.set_defaults(run=cmd_models)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from liveimpro.midifile import MidiFileError
+    from liveimpro.modelfile import ModelFileError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, MidiFileError, ModelFileError, TypeError, ValueError) as error:
+        print(f"liveimpro: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

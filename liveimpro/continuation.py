@@ -1,0 +1,121 @@
+"""Priming the engine with a phrase and sampling its continuation as note events.
+
+Shared by the offline ``liveimpro continue`` command and the daemon: the
+daemon feeds the phrase note by note as it arrives (``feed_tokens``) and pulls
+the response a bounded lookahead ahead of the clock (``generate_until``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from liveimpro.engine import Engine, EngineState
+from liveimpro.modelfile import LoadedModel
+from liveimpro.sampling import NoteLimits, Sampler, TokenMask
+from liveimpro.settings import NotesSettings, SamplingSettings
+from liveimpro.vocabulary import (
+    TICKS_PER_BEAT,
+    EventDecoder,
+    NoteEvent,
+    Vocabulary,
+    metrical_position,
+)
+
+
+class Continuation:
+    """The engine plus the tick, meter and note state of one performance."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        vocabulary: Vocabulary,
+        sampler: Sampler,
+        limits: NoteLimits,
+        ticks_per_bar: int,
+    ) -> None:
+        self.engine = engine
+        self.vocabulary = vocabulary
+        self.sampler = sampler
+        self.mask = TokenMask(vocabulary, limits)
+        self.ticks_per_bar = ticks_per_bar
+        self.decoder = EventDecoder(vocabulary)
+        self._logits = None
+
+    @property
+    def tick(self) -> int:
+        return self.decoder.tick
+
+    def start(self, tick: int) -> None:
+        """Begin a performance whose first event is at ``tick``: BOS on its bar line."""
+        self.engine.reset()
+        bar_start = tick - tick % self.ticks_per_bar
+        self.decoder = EventDecoder(self.vocabulary, bar_start)
+        self.feed_tokens([Vocabulary.BOS])
+
+    def feed_tokens(self, tokens: Iterable[int]) -> list[NoteEvent]:
+        """Advance the engine over tokens; the note events they make."""
+        events = []
+        for token in tokens:
+            event = self.decoder.feed(token)
+            if event is not None:
+                events.append(event)
+            sub_beat, beat = metrical_position(self.decoder.tick, self.ticks_per_bar)
+            self._logits = self.engine.step(token, sub_beat, beat)
+        return events
+
+    def advance_to(self, tick: int) -> None:
+        """Feed the silence up to ``tick`` (e.g. to a quantised response start)."""
+        if tick > self.decoder.tick:
+            self.feed_tokens(self.vocabulary.shifts(tick - self.decoder.tick))
+
+    def snapshot(self) -> tuple[EngineState, EventDecoder, object]:
+        """Everything needed to re-sample a response from this point (``mutate``)."""
+        logits = None if self._logits is None else self._logits.copy()
+        return self.engine.snapshot(), self.decoder.copy(), logits
+
+    def restore(self, saved: tuple[EngineState, EventDecoder, object]) -> None:
+        state, decoder, logits = saved
+        self.engine.restore(state)
+        self.decoder = decoder.copy()
+        self._logits = None if logits is None else logits.copy()
+
+    def generate_until(self, tick: int) -> list[NoteEvent]:
+        """Sample tokens until the clock reaches ``tick``; the note events made (all before it).
+
+        The last shift may carry the clock past ``tick``; streaming in chunks
+        therefore gives exactly the tokens that one call would.
+        """
+        if self._logits is None:
+            raise RuntimeError("start() the continuation before generating")
+        events: list[NoteEvent] = []
+        while self.decoder.tick < tick:
+            token = self.sampler.sample(self._logits, self.mask.allowed(self.decoder))
+            events += self.feed_tokens([token])
+        return events
+
+    def release_all(self, end_tick: int) -> list[NoteEvent]:
+        """Note-offs for every sounding note, at ``end_tick`` or now if earlier.
+
+        The model is told of them too, so a later phrase continues from silence.
+        """
+        tick = min(end_tick, self.decoder.tick)
+        offs = [self.vocabulary.note_off(pitch) for pitch in sorted(self.decoder.sounding)]
+        return [NoteEvent(tick, e.pitch, 0) for e in self.feed_tokens(offs)]
+
+
+def build_continuation(
+    model: LoadedModel,
+    sampling: SamplingSettings,
+    notes: NotesSettings,
+    ticks_per_bar: int,
+) -> Continuation:
+    """A continuation over a loaded model, configured from settings sections."""
+    limits = NoteLimits(
+        max_polyphony=notes.max_polyphony,
+        pitch_low=notes.pitch_low,
+        pitch_high=notes.pitch_high,
+        max_note_ticks=max(1, round(notes.max_note_beats * TICKS_PER_BEAT)),
+    )
+    return Continuation(
+        Engine.from_model(model), model.vocabulary, Sampler(sampling), limits, ticks_per_bar
+    )

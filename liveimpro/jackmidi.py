@@ -1,0 +1,179 @@
+"""JACK-native MIDI ports with frame-accurate timing (JACK-Client over libjack).
+
+Times are JACK frame times: integer sample counts of the server's clock, read with
+``now()``. They wrap around after 2**32 frames (about 24.8 hours at 48 kHz).
+
+Output events are written inside the process callback at their frame offset within
+the cycle, so a receiver sees them on the exact frame asked for, provided they were
+queued before the cycle that contains that frame started; an event whose time has
+passed goes at offset 0 of the current cycle. Input messages are stamped with the
+frame they arrived on (the cycle's first frame plus the event's offset).
+
+The process callbacks never block: the non-realtime side hands events over through
+a collections.deque (whose append and popleft are atomic), and the callback keeps
+them in a heap of its own.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable
+
+import jack
+import mido
+
+from liveimpro.ports import (
+    DEFAULT_CLIENT_NAME,
+    DEFAULT_INPUT_NAME,
+    DEFAULT_OUTPUT_NAME,
+    InputPort,
+    OutputPort,
+    resolve_port_name,
+)
+
+FLUSH_TIMEOUT_S = 1.0  # how long close() waits for the panic messages to go out
+IMMEDIATE = None  # the epoch of messages sent now: panic() never cancels them
+
+# (frame time, order, epoch of send_at or IMMEDIATE, bytes); order keeps equal times in
+# send order and is unique, so tuples never compare further.
+Event = tuple[int, int, int | None, bytes]
+
+
+class _JackEndpoint:
+    """One JACK client owning one MIDI port."""
+
+    def __init__(self, client_name: str, port_name: str, *, is_output: bool) -> None:
+        self.client = jack.Client(client_name, no_start_server=True)
+        ports = self.client.midi_outports if is_output else self.client.midi_inports
+        self.port = ports.register(port_name)
+        self._is_output = is_output
+
+    def start(self, process: Callable[[int], None], peer: str | None) -> None:
+        """Activate with ``process`` and connect to ``peer``; the client is closed on failure."""
+        try:
+            self.client.set_process_callback(process)
+            self.client.activate()
+            if peer is not None:
+                self._connect(peer)
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, peer: str) -> None:
+        """Connect our port to the peer port named exactly ``peer`` or containing it."""
+        own_prefix = f"{self.client.name}:"
+        candidates = self.client.get_ports(
+            is_midi=True, is_input=self._is_output, is_output=not self._is_output
+        )
+        available = [port.name for port in candidates if not port.name.startswith(own_prefix)]
+        peer_name = resolve_port_name(peer, available)
+        if self._is_output:
+            self.client.connect(self.port, peer_name)
+        else:
+            self.client.connect(peer_name, self.port)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+class JackInput(InputPort):
+    """A JACK MIDI input; ``message.time`` is the JACK frame the message arrived on."""
+
+    def __init__(
+        self,
+        peer: str | None = None,
+        *,
+        name: str = DEFAULT_INPUT_NAME,
+        client_name: str = DEFAULT_CLIENT_NAME,
+    ) -> None:
+        super().__init__(name)
+        self._endpoint = _JackEndpoint(client_name, name, is_output=False)
+        self._endpoint.start(self._process, peer)
+
+    @property
+    def port_name(self) -> str:
+        """Our port's full JACK name, "client:port"."""
+        return self._endpoint.port.name
+
+    def now(self) -> int:
+        return self._endpoint.client.frame_time
+
+    def _process(self, frames: int) -> None:
+        cycle_start = self._endpoint.client.last_frame_time
+        for offset, data in self._endpoint.port.incoming_midi_events():
+            self._deliver(bytes(data), cycle_start + offset)
+
+    def _close(self) -> None:
+        self._endpoint.close()
+
+
+class JackOutput(OutputPort):
+    """A frame-accurate JACK MIDI output; ``send_at`` takes a JACK frame time."""
+
+    def __init__(
+        self,
+        peer: str | None = None,
+        *,
+        name: str = DEFAULT_OUTPUT_NAME,
+        client_name: str = DEFAULT_CLIENT_NAME,
+    ) -> None:
+        super().__init__(name)
+        self.dropped_events = 0  # events JACK refused because the cycle's buffer was full
+        self._handoff: deque[Event] = deque()  # appended here, drained by the process callback
+        self._due: list[Event] = []  # heap owned by the process callback
+        self._order = itertools.count()
+        self._epoch = 0  # panic() moves to a new epoch; older send_at events are dropped
+        self._cycles = 0
+        self._endpoint = _JackEndpoint(client_name, name, is_output=True)
+        self._endpoint.start(self._process, peer)
+
+    @property
+    def port_name(self) -> str:
+        """Our port's full JACK name, "client:port"."""
+        return self._endpoint.port.name
+
+    @property
+    def samplerate(self) -> int:
+        return self._endpoint.client.samplerate
+
+    def now(self) -> int:
+        return self._endpoint.client.frame_time
+
+    def _send(self, message: mido.Message) -> None:
+        self._handoff.append((0, next(self._order), IMMEDIATE, bytes(message.bytes())))
+
+    def _send_at(self, message: mido.Message, when: float) -> None:
+        event = (round(when), next(self._order), self._epoch, bytes(message.bytes()))
+        self._handoff.append(event)
+
+    def _cancel_pending(self) -> None:
+        self._epoch += 1
+
+    def _process(self, frames: int) -> None:
+        port = self._endpoint.port
+        port.clear_buffer()
+        while self._handoff:
+            heapq.heappush(self._due, self._handoff.popleft())
+        cycle_start = self._endpoint.client.last_frame_time
+        cycle_end = cycle_start + frames
+        while self._due and self._due[0][0] < cycle_end:
+            when, _, epoch, data = heapq.heappop(self._due)
+            if epoch is not IMMEDIATE and epoch != self._epoch:
+                continue  # cancelled by panic()
+            try:
+                port.write_midi_event(max(0, when - cycle_start), data)
+            except jack.JackError:
+                self.dropped_events += 1
+        self._cycles += 1
+
+    def _close(self) -> None:
+        # Two whole cycles guarantee the panic messages queued before were written.
+        target = self._cycles + 2
+        deadline = time.monotonic() + FLUSH_TIMEOUT_S
+        while self._cycles < target and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self._endpoint.close()

@@ -1,0 +1,66 @@
+"""Reading a phrase from a MIDI file and writing phrase + continuation (pretty_midi)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pretty_midi
+
+from liveimpro.vocabulary import TICKS_PER_BEAT, Note, NoteEvent, normalize_notes
+
+
+class MidiFileError(Exception):
+    """An input MIDI file that cannot be used, with the reason."""
+
+
+def _to_grid(midi: pretty_midi.PrettyMIDI, seconds: float) -> int:
+    return round(midi.time_to_tick(seconds) * TICKS_PER_BEAT / midi.resolution)
+
+
+def ticks_per_bar(midi: pretty_midi.PrettyMIDI) -> int:
+    """Bar length on the 24-tick grid from the first time signature (4/4 if none)."""
+    if not midi.time_signature_changes:
+        return 4 * TICKS_PER_BEAT
+    signature = midi.time_signature_changes[0]
+    return signature.numerator * TICKS_PER_BEAT * 4 // signature.denominator
+
+
+def read_phrase(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[Note]]:
+    """The file and its non-drum notes on the 24-ticks-per-beat grid."""
+    try:
+        midi = pretty_midi.PrettyMIDI(str(path))
+    except FileNotFoundError as error:
+        raise MidiFileError(f"{path}: no such file") from error
+    except Exception as error:  # pretty_midi/mido raise many types on bad files
+        raise MidiFileError(f"{path}: not a readable MIDI file ({error})") from error
+    notes = [
+        Note(n.pitch, n.velocity, _to_grid(midi, n.start), _to_grid(midi, n.end))
+        for instrument in midi.instruments
+        if not instrument.is_drum
+        for n in instrument.notes
+    ]
+    notes = normalize_notes(notes)
+    if not notes:
+        raise MidiFileError(f"{path}: holds no notes to continue")
+    return midi, notes
+
+
+def add_track(
+    midi: pretty_midi.PrettyMIDI, events: list[NoteEvent], name: str, program: int = 0
+) -> None:
+    """Add note events (24-tick grid, absolute) as a new instrument track."""
+    instrument = pretty_midi.Instrument(program=program, name=name)
+    started: dict[int, NoteEvent] = {}
+
+    def seconds(tick: int) -> float:
+        return midi.tick_to_time(round(tick * midi.resolution / TICKS_PER_BEAT))
+
+    for event in events:
+        on = started.pop(event.pitch, None)
+        if on is not None and event.tick > on.tick:
+            instrument.notes.append(
+                pretty_midi.Note(on.velocity, on.pitch, seconds(on.tick), seconds(event.tick))
+            )
+        if event.is_on:
+            started[event.pitch] = event
+    midi.instruments.append(instrument)

@@ -1,0 +1,165 @@
+"""The model directory format: ``models/NAME/{model.json, weights.npz}``.
+
+model.json holds the vocabulary spec, the architecture (ModelSpec), training
+facts, metrics and the sha256 of the weights. Weights are an npz archive read
+without pickle. Loading checks the checksum and every shape, and any problem
+raises :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from liveimpro.model import ModelSpec, weight_shapes
+from liveimpro.settings import REPO_MODELS_DIR
+from liveimpro.vocabulary import Vocabulary, VocabularySpec
+
+FORMAT_VERSION = 1
+METADATA_FILE = "model.json"
+WEIGHTS_FILE = "weights.npz"
+
+
+class ModelFileError(Exception):
+    """A model file is missing, corrupt or does not match its metadata."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    path: Path
+    spec: ModelSpec
+    vocabulary: Vocabulary
+    weights: dict[str, np.ndarray]
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_model(
+    directory: Path,
+    spec: ModelSpec,
+    vocabulary_spec: VocabularySpec,
+    weights: dict[str, np.ndarray],
+    *,
+    training: dict | None = None,
+    metrics: dict | None = None,
+) -> Path:
+    """Write a model directory; returns its path."""
+    _check_shapes(directory / WEIGHTS_FILE, spec, weights)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights_path = directory / WEIGHTS_FILE
+    np.savez(weights_path, **{k: np.asarray(v, dtype=np.float32) for k, v in weights.items()})
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "name": directory.name,
+        "vocabulary": vocabulary_spec.to_dict(),
+        "model": spec.to_dict(),
+        "training": training or {},
+        "metrics": metrics or {},
+        "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights_path)},
+    }
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    return directory
+
+
+def _check_shapes(path: Path, spec: ModelSpec, weights: dict[str, np.ndarray]) -> None:
+    expected = weight_shapes(spec)
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    if missing or extra:
+        raise ModelFileError(path, f"weights missing {missing}, unexpected {extra}")
+    for name, shape in expected.items():
+        if tuple(weights[name].shape) != shape:
+            raise ModelFileError(
+                path, f"weight {name} has shape {tuple(weights[name].shape)}, expected {shape}"
+            )
+        if not np.all(np.isfinite(weights[name])):
+            raise ModelFileError(path, f"weight {name} holds non-finite values")
+
+
+def load_model(directory: Path) -> LoadedModel:
+    """Read and verify a model directory."""
+    directory = Path(directory)
+    meta_path = directory / METADATA_FILE
+    if not meta_path.is_file():
+        raise ModelFileError(meta_path, "missing")
+    try:
+        metadata = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFileError(meta_path, f"not valid JSON ({error})") from error
+    if not isinstance(metadata, dict):
+        raise ModelFileError(meta_path, "must hold a JSON object")
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            meta_path,
+            f"format_version {metadata.get('format_version')!r}, expected {FORMAT_VERSION}",
+        )
+    try:
+        spec = ModelSpec.from_dict(metadata["model"])
+        vocabulary = Vocabulary(VocabularySpec.from_dict(metadata["vocabulary"]))
+        weights_info = metadata["weights"]
+        weights_path = directory / str(weights_info["file"])
+        expected_sha = str(weights_info["sha256"])
+    except KeyError as error:
+        raise ModelFileError(meta_path, f"missing key {error}") from error
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(meta_path, str(error)) from error
+    if spec.vocab_size != vocabulary.size:
+        raise ModelFileError(
+            meta_path, f"model vocab_size {spec.vocab_size} != vocabulary size {vocabulary.size}"
+        )
+    if not weights_path.is_file():
+        raise ModelFileError(weights_path, "missing")
+    if _sha256(weights_path) != expected_sha:
+        raise ModelFileError(weights_path, "sha256 does not match model.json (corrupt or replaced)")
+    try:
+        with np.load(weights_path, allow_pickle=False) as archive:
+            weights = {name: archive[name].astype(np.float32) for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelFileError(weights_path, f"unreadable ({error})") from error
+    _check_shapes(weights_path, spec, weights)
+    return LoadedModel(
+        name=str(metadata.get("name", directory.name)),
+        path=directory,
+        spec=spec,
+        vocabulary=vocabulary,
+        weights=weights,
+        training=metadata.get("training") or {},
+        metrics=metadata.get("metrics") or {},
+    )
+
+
+def available_models(models_dir: Path = REPO_MODELS_DIR) -> list[str]:
+    """Names of the model directories (those holding a model.json)."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir() if (p / METADATA_FILE).is_file())
+
+
+def resolve_model(name_or_path: str, models_dir: Path = REPO_MODELS_DIR) -> Path:
+    """The directory of a model given by name (under models_dir) or by path."""
+    as_path = Path(name_or_path).expanduser()
+    if (as_path / METADATA_FILE).is_file():
+        return as_path
+    candidate = models_dir / name_or_path
+    if (candidate / METADATA_FILE).is_file():
+        return candidate
+    names = available_models(models_dir)
+    raise ModelFileError(
+        as_path,
+        f"no such model; available in {models_dir}: {', '.join(names) if names else 'none'}",
+    )

@@ -1,0 +1,247 @@
+"""Typed, frozen settings read from ``config.toml``.
+
+Each TOML section is a frozen dataclass (a :class:`Section`); each key is a field declared with
+:func:`setting`, whose :class:`FieldSpec` (doc, range, choices) is the one place its checks come
+from. :func:`check_value` applies them, both when a section is constructed and when a single value
+is changed later (``dataclasses.replace`` constructs, so it checks too).
+
+Adding a section: write a ``Section`` subclass with ``SECTION = "name"`` and its fields, add it as
+a field of :class:`Settings` under the same name, and list its keys in ``config.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+SPEC_KEY = "liveimpro.setting"
+REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What one setting means and which values it allows (bounds are inclusive unless said)."""
+
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    low_exclusive: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def allows(self, value: Any) -> bool:
+        if self.choices is not None:
+            return value in self.choices
+        # Comparisons written so that NaN fails every bound.
+        above_low = self.low is None or (
+            value > self.low if self.low_exclusive else value >= self.low
+        )
+        return above_low and (self.high is None or value <= self.high)
+
+    def allowed(self) -> str:
+        """The allowed values in words, e.g. ``in (0, 5]``; empty when the type is enough."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(choice) for choice in self.choices)
+        opening = "(" if self.low_exclusive else "["
+        if self.low is not None and self.high is not None:
+            return f"in {opening}{self.low}, {self.high}]"
+        if self.low is not None:
+            return f"{'>' if self.low_exclusive else '>='} {self.low}"
+        if self.high is not None:
+            return f"<= {self.high}"
+        return ""
+
+
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_exclusive: bool = False,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """A dataclass field for one setting, carrying its :class:`FieldSpec` in the metadata."""
+    spec = FieldSpec(doc, low, high, low_exclusive, choices)
+    return field(default=default, metadata={SPEC_KEY: spec})
+
+
+class Section:
+    """Base of every settings section: construction checks each field with :func:`check_value`."""
+
+    SECTION: ClassVar[str]
+
+    def __post_init__(self) -> None:
+        for key in field_specs(type(self)):
+            checked = check_value(type(self), key, getattr(self, key))
+            object.__setattr__(self, key, checked)  # frozen; stores ints given for floats as floats
+
+
+@cache
+def field_specs(section_cls: type[Section]) -> dict[str, FieldSpec]:
+    """The spec of every key of a section, in declaration order."""
+    return {item.name: item.metadata[SPEC_KEY] for item in fields(section_cls)}
+
+
+@cache
+def _field_types(section_cls: type[Section]) -> dict[str, type]:
+    # get_type_hints resolves the string annotations that ``from __future__`` leaves.
+    return typing.get_type_hints(section_cls)
+
+
+def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
+    """``value`` checked for ``section.key`` and converted to the field's type (int -> float).
+
+    Raises ValueError for an unknown key or a value out of range, TypeError for a wrong type
+    (a bool is never accepted as a number).
+    """
+    specs = field_specs(section_cls)
+    name = f"{section_cls.SECTION}.{key}"
+    _check_known(f"key {name}", key, specs)
+    expected = _field_types(section_cls)[key]
+    accepted = (int, float) if expected is float else (expected,)
+    if not isinstance(value, accepted) or (isinstance(value, bool) and expected is not bool):
+        raise TypeError(f"{name} must be of type {expected.__name__}, got {type(value).__name__}")
+    value = expected(value)
+    spec = specs[key]
+    if not spec.allows(value):
+        raise ValueError(f"{name} must be {spec.allowed()}, got {value!r}")
+    return value
+
+
+def _check_known(what: str, name: str, allowed: Iterable[str]) -> None:
+    if name not in allowed:
+        raise ValueError(f"unknown {what}; allowed: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class ModelSettings(Section):
+    """Which trained model the improviser plays with."""
+
+    SECTION = "model"
+
+    name: str = setting("folk", "model name under models_dir, or a path to a model directory")
+    models_dir: str = setting("", "folder of named models; empty = the repository's models/")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.name:
+            raise ValueError("model.name must be a model name or a path, got ''")
+
+    def models_path(self) -> Path:
+        """The folder of named models (a relative ``models_dir`` is taken from the cwd)."""
+        return Path(self.models_dir).expanduser() if self.models_dir else REPO_MODELS_DIR
+
+
+@dataclass(frozen=True)
+class SamplingSettings(Section):
+    """How the next token is drawn from the model's distribution."""
+
+    SECTION = "sampling"
+
+    temperature: float = setting(1.0, "softmax temperature", low=0, high=5, low_exclusive=True)
+    top_k: int = setting(0, "sample among the k likeliest tokens; 0 = off", low=0, high=1000)
+    top_p: float = setting(
+        0.95,
+        "keep the likeliest tokens up to this total probability",
+        low=0,
+        high=1,
+        low_exclusive=True,
+    )
+    seed: int = setting(-1, "random seed; -1 = a fresh seed each run", low=-1, high=2**32 - 1)
+
+
+@dataclass(frozen=True)
+class NotesSettings(Section):
+    """Limits on the notes the improviser plays."""
+
+    SECTION = "notes"
+
+    max_polyphony: int = setting(8, "most notes sounding at once", low=1, high=16)
+    pitch_low: int = setting(21, "lowest MIDI pitch played (21 = A0)", low=0, high=127)
+    pitch_high: int = setting(108, "highest MIDI pitch played (108 = C8)", low=0, high=127)
+    max_note_beats: float = setting(
+        4.0, "longest note, in beats; longer ones are cut", low=0, high=64, low_exclusive=True
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.pitch_low > self.pitch_high:
+            raise ValueError(
+                f"notes.pitch_low must be <= notes.pitch_high, "
+                f"got pitch_low={self.pitch_low} > pitch_high={self.pitch_high}"
+            )
+
+
+@dataclass(frozen=True)
+class ContinuationSettings(Section):
+    """How long an answer to a phrase is and how its bars are counted."""
+
+    SECTION = "continuation"
+
+    beats: float = setting(
+        16.0, "length of a continuation, in beats", low=0, high=1024, low_exclusive=True
+    )
+    beats_per_bar: int = setting(4, "beats in a bar (the meter the model is told)", low=1, high=16)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings; each field is a section named as in ``config.toml``."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    notes: NotesSettings = field(default_factory=NotesSettings)
+    continuation: ContinuationSettings = field(default_factory=ContinuationSettings)
+
+    def __post_init__(self) -> None:
+        for name, section_cls in section_types().items():
+            value = getattr(self, name)
+            if not isinstance(value, section_cls):
+                raise TypeError(
+                    f"settings.{name} must be a {section_cls.__name__}, got {type(value).__name__}"
+                )
+
+
+@cache
+def section_types() -> dict[str, type[Section]]:
+    """Each section's name and class, in ``Settings`` order."""
+    return typing.get_type_hints(Settings)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """The settings in a TOML file (None = all defaults); keys left out keep their defaults.
+
+    Raises ValueError (prefixed with the file) for a TOML syntax error, an unknown section or key,
+    or a value out of range; TypeError for a section that is not a table or a value of wrong type.
+    """
+    if path is None:
+        return Settings()
+    path = Path(path)
+    with path.open("rb") as file:
+        try:
+            data = tomllib.load(file)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(f"{path}: invalid TOML: {error}") from error
+    try:
+        return _settings_from_tables(data)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{path}: {error}") from error
+
+
+def _settings_from_tables(data: dict[str, Any]) -> Settings:
+    sections = section_types()
+    built = {}
+    for name, table in data.items():
+        _check_known(f"section [{name}]", name, sections)
+        if not isinstance(table, dict):
+            raise TypeError(f"section [{name}] must be a table, got {type(table).__name__}")
+        section_cls = sections[name]
+        for key in table:
+            _check_known(f"key {name}.{key}", key, field_specs(section_cls))
+        built[name] = section_cls(**table)
+    return Settings(**built)
