@@ -34,7 +34,8 @@ def cmd_continue(args: argparse.Namespace) -> int:
     from liveimpro.engine import pin_blas_threads
     from liveimpro.midifile import add_track, read_phrase, ticks_per_bar
     from liveimpro.modelfile import load_model, resolve_model
-    from liveimpro.vocabulary import TICKS_PER_BEAT, encode
+    from liveimpro.pianoroll import render
+    from liveimpro.vocabulary import TICKS_PER_BEAT, encode, notes_from_events
 
     pin_blas_threads()
     settings = _settings(args)
@@ -51,8 +52,11 @@ def cmd_continue(args: argparse.Namespace) -> int:
     continuation.feed_tokens(encode(notes, model.vocabulary, start_tick=continuation.tick))
     end = continuation.tick + round(beats * TICKS_PER_BEAT)
     events = continuation.generate_until(end) + continuation.release_all(end)
-    add_track(midi, events, name=f"liveimpro continuation ({model.name})")
+    response = notes_from_events(events)
+    add_track(midi, response, name=f"liveimpro continuation ({model.name})")
     midi.write(str(args.output))
+    if args.show:
+        print(render(notes, response, continuation.ticks_per_bar))
     played = sum(event.is_on for event in events)
     print(
         f"wrote {args.output}: {len(notes)} phrase notes + {played} continuation notes "
@@ -96,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--temperature", type=float, help="sampling temperature, 0 < T <= 5")
     cont.add_argument("--top-p", type=float, help="nucleus sampling mass, 0 < p <= 1")
     cont.add_argument("--seed", type=int, help="random seed (the same seed, the same output)")
+    cont.add_argument("--show", action="store_true", help="print call and response as a piano roll")
     cont.set_defaults(run=cmd_continue)
 
     bench = commands.add_parser("bench", help="print benchmark figures as JSON")

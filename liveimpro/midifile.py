@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pretty_midi
 
-from liveimpro.vocabulary import TICKS_PER_BEAT, Note, NoteEvent, normalize_notes
+from liveimpro.vocabulary import TICKS_PER_BEAT, Note, normalize_notes
 
 
 class MidiFileError(Exception):
@@ -45,22 +45,14 @@ def read_phrase(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[Note]]:
     return midi, notes
 
 
-def add_track(
-    midi: pretty_midi.PrettyMIDI, events: list[NoteEvent], name: str, program: int = 0
-) -> None:
-    """Add note events (24-tick grid, absolute) as a new instrument track."""
+def add_track(midi: pretty_midi.PrettyMIDI, notes: list[Note], name: str, program: int = 0) -> None:
+    """Add notes (24-tick grid, absolute ticks) as a new instrument track."""
     instrument = pretty_midi.Instrument(program=program, name=name)
-    started: dict[int, NoteEvent] = {}
 
     def seconds(tick: int) -> float:
         return midi.tick_to_time(round(tick * midi.resolution / TICKS_PER_BEAT))
 
-    for event in events:
-        on = started.pop(event.pitch, None)
-        if on is not None and event.tick > on.tick:
-            instrument.notes.append(
-                pretty_midi.Note(on.velocity, on.pitch, seconds(on.tick), seconds(event.tick))
-            )
-        if event.is_on:
-            started[event.pitch] = event
+    instrument.notes = [
+        pretty_midi.Note(n.velocity, n.pitch, seconds(n.start), seconds(n.end)) for n in notes
+    ]
     midi.instruments.append(instrument)

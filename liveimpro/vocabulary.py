@@ -285,28 +285,27 @@ def encode(notes: Iterable[Note], vocabulary: Vocabulary, start_tick: int = 0) -
     return tokens
 
 
+def notes_from_events(events: Iterable[NoteEvent]) -> list[Note]:
+    """Pair note-ons with their note-offs; a note-on for a sounding pitch ends that note.
+
+    Zero-length and unfinished notes are left out.
+    """
+    started: dict[int, NoteEvent] = {}
+    notes: list[Note] = []
+    for event in events:
+        on = started.pop(event.pitch, None)
+        if on is not None and event.tick > on.tick:
+            notes.append(Note(on.pitch, on.velocity, on.tick, event.tick))
+        if event.is_on:
+            started[event.pitch] = event
+    return sorted(notes, key=lambda n: (n.start, n.pitch))
+
+
 def decode(tokens: Iterable[int], vocabulary: Vocabulary, start_tick: int = 0) -> list[Note]:
     """Notes for a token sequence; notes still sounding at the end are closed there."""
     decoder = EventDecoder(vocabulary, start_tick)
-    started: dict[int, NoteEvent] = {}
-    notes: list[Note] = []
-
-    def close(event: NoteEvent) -> None:
-        on = started.pop(event.pitch)
-        if event.tick > on.tick:
-            notes.append(Note(on.pitch, on.velocity, on.tick, event.tick))
-
-    for token in tokens:
-        event = decoder.feed(int(token))
-        if event is None:
-            continue
-        if event.pitch in started:
-            close(NoteEvent(event.tick, event.pitch, 0))
-        if event.is_on:
-            started[event.pitch] = event
-    for event in decoder.release_all():
-        close(event)
-    return sorted(notes, key=lambda n: (n.start, n.pitch))
+    events = [event for event in map(decoder.feed, map(int, tokens)) if event is not None]
+    return notes_from_events(events + decoder.release_all())
 
 
 def normalize_notes(notes: Iterable[Note]) -> list[Note]:
