@@ -47,7 +47,9 @@ def cmd_continue(args: argparse.Namespace) -> int:
     model = load_model(resolve_model(model_settings.name, model_settings.models_path()))
     midi, notes = read_phrase(Path(args.input))
 
-    continuation = build_continuation(model, sampling, settings.notes, ticks_per_bar(midi))
+    continuation = build_continuation(
+        model, sampling, settings.notes, ticks_per_bar(midi), settings.adaptation
+    )
     continuation.start(notes[0].start)
     continuation.feed_tokens(encode(notes, model.vocabulary, start_tick=continuation.tick))
     end = continuation.tick + round(beats * TICKS_PER_BEAT)

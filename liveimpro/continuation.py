@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
+from liveimpro.adaptation import ShortTermModel, mix_by_entropy
 from liveimpro.engine import Engine, EngineState
 from liveimpro.modelfile import LoadedModel
 from liveimpro.sampling import NoteLimits, Sampler, TokenMask
-from liveimpro.settings import NotesSettings, SamplingSettings
+from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
 from liveimpro.vocabulary import (
     TICKS_PER_BEAT,
     EventDecoder,
@@ -32,6 +35,7 @@ class Continuation:
         sampler: Sampler,
         limits: NoteLimits,
         ticks_per_bar: int,
+        adaptation: AdaptationSettings | None = None,
     ) -> None:
         self.engine = engine
         self.vocabulary = vocabulary
@@ -40,6 +44,10 @@ class Continuation:
         self.ticks_per_bar = ticks_per_bar
         self.decoder = EventDecoder(vocabulary)
         self._logits = None
+        self.adaptation = adaptation if adaptation and adaptation.enabled else None
+        self.short_term = (
+            ShortTermModel(vocabulary.size, self.adaptation.order) if self.adaptation else None
+        )
 
     @property
     def tick(self) -> int:
@@ -48,6 +56,8 @@ class Continuation:
     def start(self, tick: int) -> None:
         """Begin a performance whose first event is at ``tick``: BOS on its bar line."""
         self.engine.reset()
+        if self.short_term:
+            self.short_term.reset()
         bar_start = tick - tick % self.ticks_per_bar
         self.decoder = EventDecoder(self.vocabulary, bar_start)
         self.feed_tokens([Vocabulary.BOS])
@@ -61,6 +71,8 @@ class Continuation:
                 events.append(event)
             sub_beat, beat = metrical_position(self.decoder.tick, self.ticks_per_bar)
             self._logits = self.engine.step(token, sub_beat, beat)
+            if self.short_term:
+                self.short_term.update(token)
         return events
 
     def advance_to(self, tick: int) -> None:
@@ -68,14 +80,17 @@ class Continuation:
         if tick > self.decoder.tick:
             self.feed_tokens(self.vocabulary.shifts(tick - self.decoder.tick))
 
-    def snapshot(self) -> tuple[EngineState, EventDecoder, object]:
+    def snapshot(self) -> tuple[EngineState, EventDecoder, object, int]:
         """Everything needed to re-sample a response from this point (``mutate``)."""
         logits = None if self._logits is None else self._logits.copy()
-        return self.engine.snapshot(), self.decoder.copy(), logits
+        heard = len(self.short_term.history) if self.short_term else 0
+        return self.engine.snapshot(), self.decoder.copy(), logits, heard
 
-    def restore(self, saved: tuple[EngineState, EventDecoder, object]) -> None:
-        state, decoder, logits = saved
+    def restore(self, saved: tuple[EngineState, EventDecoder, object, int]) -> None:
+        state, decoder, logits, heard = saved
         self.engine.restore(state)
+        if self.short_term:
+            self.short_term.truncate(heard)
         self.decoder = decoder.copy()
         self._logits = None if logits is None else logits.copy()
 
@@ -89,9 +104,20 @@ class Continuation:
             raise RuntimeError("start() the continuation before generating")
         events: list[NoteEvent] = []
         while self.decoder.tick < tick:
-            token = self.sampler.sample(self._logits, self.mask.allowed(self.decoder))
+            token = self.sampler.sample(self._prediction(), self.mask.allowed(self.decoder))
             events += self.feed_tokens([token])
         return events
+
+    def _prediction(self) -> np.ndarray:
+        """Next-token logits: the network's, or its mixture with the short-term model."""
+        if not self.short_term:
+            return self._logits
+        network = np.exp(self._logits - self._logits.max())
+        network /= network.sum()
+        mixed = mix_by_entropy(
+            network[None], self.short_term.distribution()[None], self.adaptation.bias, "arithmetic"
+        )[0]  # (V,)
+        return np.log(np.maximum(mixed, 1e-30))
 
     def release_all(self, end_tick: int) -> list[NoteEvent]:
         """Note-offs for every sounding note, at ``end_tick`` or now if earlier.
@@ -108,6 +134,7 @@ def build_continuation(
     sampling: SamplingSettings,
     notes: NotesSettings,
     ticks_per_bar: int,
+    adaptation: AdaptationSettings | None = None,
 ) -> Continuation:
     """A continuation over a loaded model, configured from settings sections."""
     limits = NoteLimits(
@@ -117,5 +144,10 @@ def build_continuation(
         max_note_ticks=max(1, round(notes.max_note_beats * TICKS_PER_BEAT)),
     )
     return Continuation(
-        Engine.from_model(model), model.vocabulary, Sampler(sampling), limits, ticks_per_bar
+        Engine.from_model(model),
+        model.vocabulary,
+        Sampler(sampling),
+        limits,
+        ticks_per_bar,
+        adaptation,
     )

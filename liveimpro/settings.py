@@ -190,6 +190,19 @@ class ContinuationSettings(Section):
 
 
 @dataclass(frozen=True)
+class AdaptationSettings(Section):
+    """Adapting to the performance: a short-term model mixed into the network's predictions."""
+
+    SECTION = "adaptation"
+
+    enabled: bool = setting(True, "mix in a model of the tokens heard in this performance")
+    order: int = setting(8, "longest context of the short-term model, in tokens", low=1, high=20)
+    bias: float = setting(
+        0.5, "entropy weighting exponent; higher favours the more certain model", low=0, high=10
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """All settings; each field is a section named as in ``config.toml``."""
 
@@ -197,6 +210,7 @@ class Settings:
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     notes: NotesSettings = field(default_factory=NotesSettings)
     continuation: ContinuationSettings = field(default_factory=ContinuationSettings)
+    adaptation: AdaptationSettings = field(default_factory=AdaptationSettings)
 
     def __post_init__(self) -> None:
         for name, section_cls in section_types().items():

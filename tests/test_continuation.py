@@ -2,16 +2,20 @@ import numpy as np
 
 from liveimpro.continuation import build_continuation
 from liveimpro.modelfile import load_model
-from liveimpro.settings import NotesSettings, SamplingSettings
+from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
 from liveimpro.vocabulary import Note, encode
 
 PHRASE = [Note(60 + i, 90, 24 * i, 24 * i + 20) for i in range(8)]
 
 
-def _continuation(random_model_dir, seed=7, **notes):
+def _continuation(random_model_dir, seed=7, adapt=True, **notes):
     model = load_model(random_model_dir)
     continuation = build_continuation(
-        model, SamplingSettings(seed=seed), NotesSettings(**notes), ticks_per_bar=96
+        model,
+        SamplingSettings(seed=seed),
+        NotesSettings(**notes),
+        ticks_per_bar=96,
+        adaptation=AdaptationSettings(enabled=adapt),
     )
     continuation.start(PHRASE[0].start)
     continuation.feed_tokens(encode(PHRASE, model.vocabulary))
@@ -65,3 +69,20 @@ def test_snapshot_restore_resamples_from_the_same_state(random_model_dir):
     continuation.restore(saved)
     continuation.sampler.rng = np.random.default_rng(124)
     assert continuation.generate_until(start + 96) != first  # mutate: a new draw
+
+
+def test_adaptation_picks_up_the_performers_motif(random_model_dir):
+    motif = [Note(p, 90, 12 * i, 12 * i + 10) for i, p in enumerate([62, 66, 69, 74, 69, 66])]
+    repeated = [
+        Note(n.pitch, 90, n.start + 72 * k, n.end + 72 * k) for k in range(6) for n in motif
+    ]
+    predictions = {}
+    for adapt in (False, True):
+        continuation = _continuation(random_model_dir, adapt=adapt)
+        continuation.start(0)
+        tokens = encode(repeated, continuation.vocabulary)
+        continuation.feed_tokens(tokens[:-1])
+        logits = continuation._prediction()
+        probs = np.exp(logits - logits.max())
+        predictions[adapt] = (probs / probs.sum())[tokens[-1]]
+    assert predictions[True] > 0.5 > predictions[False]

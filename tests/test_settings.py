@@ -13,6 +13,7 @@ import pytest
 
 from liveimpro.settings import (
     REPO_MODELS_DIR,
+    AdaptationSettings,
     ModelSettings,
     NotesSettings,
     SamplingSettings,
@@ -256,3 +257,8 @@ def test_models_path_defaults_to_the_repository_models_folder(tmp_path: Path) ->
 def test_empty_model_name_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"model\.name"):
         ModelSettings(name="")
+
+
+def test_int_is_not_a_bool() -> None:
+    with pytest.raises(TypeError, match=r"adaptation\.enabled must be of type bool, got int"):
+        AdaptationSettings(enabled=1)

@@ -20,10 +20,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from liveimpro.adaptation import (
+    COMBINATIONS,
+    Combination,
+    ShortTermModel,
+    mix_by_entropy,
+    normalised_entropy,
+    weighted_mixture,
+)
 from liveimpro.vocabulary import Vocabulary
 
 BOS = Vocabulary.BOS
@@ -31,10 +39,7 @@ MAX_ORDER = 20
 KNESER_NEY_ORDERS = tuple(range(2, MAX_ORDER + 1))  # one pass up the levels scores them all
 SHORT_TERM_ORDERS = (2, 4, 8)
 ENTROPY_BIASES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
-COMBINATIONS = ("arithmetic", "geometric")
 DISTRIBUTION_CHUNK = 4096  # predicted positions per dense (chunk, V) block
-
-Combination = Literal["arithmetic", "geometric"]
 
 _CONTEXT_STEP = np.uint64(0x9E3779B97F4A7C15)
 _TOKEN_STEP = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -332,99 +337,7 @@ class KneserNeyModel:
 # Short-term model ---------------------------------------------------------------------
 
 
-class ShortTermModel:
-    """An interpolated PPM-C (Witten-Bell) model of the piece read so far.
-
-    Starts empty at :meth:`reset`; :meth:`update` adds one token. NumPy only, so
-    the runtime engine can run it beside the network.
-    """
-
-    def __init__(self, vocab_size: int, max_order: int = 4) -> None:
-        _check_vocab_size(vocab_size)
-        if not isinstance(max_order, int) or isinstance(max_order, bool):
-            raise TypeError(f"max_order must be an int, got {type(max_order).__name__}")
-        if not 0 <= max_order <= MAX_ORDER:
-            raise ValueError(f"max_order must be in [0, {MAX_ORDER}], got {max_order}")
-        self.vocab_size = vocab_size
-        self.max_order = max_order
-        self.reset()
-
-    def reset(self) -> None:
-        self.history: list[int] = []
-        # Context length -> context -> token -> count.
-        self.counts: list[dict[tuple[int, ...], dict[int, int]]] = [
-            {} for _ in range(self.max_order + 1)
-        ]
-
-    def _contexts(self) -> Iterator[tuple[int, tuple[int, ...]]]:
-        for length in range(min(self.max_order, len(self.history)) + 1):
-            yield length, tuple(self.history[len(self.history) - length :])
-
-    def update(self, token: int) -> None:
-        if not isinstance(token, (int, np.integer)) or isinstance(token, bool):
-            raise TypeError(f"token must be an int, got {type(token).__name__}")
-        if not 0 <= token < self.vocab_size:
-            raise ValueError(f"token must be in [0, {self.vocab_size - 1}], got {token}")
-        for length, context in self._contexts():
-            following = self.counts[length].setdefault(context, {})
-            following[token] = following.get(token, 0) + 1
-        self.history.append(int(token))
-
-    def distribution(self) -> np.ndarray:
-        """(V,) the next token's distribution: uniform blended up through the contexts."""
-        result = np.full(self.vocab_size, 1.0 / self.vocab_size)
-        for length, context in self._contexts():
-            following = self.counts[length].get(context)
-            if following is None:
-                break  # a longer context holding this one was never seen either
-            tokens = np.fromiter(following.keys(), dtype=np.int64, count=len(following))
-            counts = np.fromiter(following.values(), dtype=float, count=len(following))
-            total = counts.sum()
-            # Escape method C: the escape mass grows with the number of distinct tokens.
-            result *= len(following) / (total + len(following))
-            result[tokens] += counts / (total + len(following))
-        return result
-
-
 # IDyOM --------------------------------------------------------------------------------
-
-
-def _normalised_entropy(distributions: np.ndarray) -> np.ndarray:
-    """(M, V) -> (M,) entropy over its maximum, kept above zero for the weights."""
-    safe = np.maximum(distributions, 1e-300)
-    entropy = -np.sum(distributions * np.log2(safe), axis=1)
-    return np.maximum(entropy / np.log2(distributions.shape[1]), 1e-6)
-
-
-def mix_by_entropy(
-    long_term: np.ndarray, short_term: np.ndarray, bias: float, combination: Combination
-) -> np.ndarray:
-    """(M, V) x 2 -> (M, V): IDyOM's entropy-weighted mixture, rows summing to one."""
-    if long_term.shape != short_term.shape:
-        raise ValueError(f"shapes differ: {long_term.shape} and {short_term.shape}")
-    if bias < 0:
-        raise ValueError(f"bias must be >= 0, got {bias}")
-    if combination not in COMBINATIONS:
-        raise ValueError(f"combination must be one of {COMBINATIONS}, got {combination!r}")
-    entropies = np.stack([_normalised_entropy(long_term), _normalised_entropy(short_term)])
-    return _weighted_mixture(long_term, short_term, entropies, bias, combination)
-
-
-def _weighted_mixture(
-    long_term: np.ndarray,
-    short_term: np.ndarray,
-    entropies: np.ndarray,
-    bias: float,
-    combination: Combination,
-) -> np.ndarray:
-    """(M, V) x 2 and their (2, M) normalised entropies -> (M, V) mixture."""
-    weights = entropies**-bias
-    weights /= weights.sum(axis=0)  # (2, M)
-    if combination == "arithmetic":
-        return weights[0][:, None] * long_term + weights[1][:, None] * short_term
-    log_mix = weights[0][:, None] * np.log(long_term) + weights[1][:, None] * np.log(short_term)
-    mixed = np.exp(log_mix - log_mix.max(axis=1, keepdims=True))
-    return mixed / mixed.sum(axis=1, keepdims=True)
 
 
 def short_term_distributions(
@@ -494,11 +407,11 @@ class IdyomModel:
                 for short_term_order, short_rows in short_term_rows.items():
                     # Entropies are shared by every bias and combination.
                     entropies = np.stack(
-                        [_normalised_entropy(long_term_rows), _normalised_entropy(short_rows)]
+                        [normalised_entropy(long_term_rows), normalised_entropy(short_rows)]
                     )  # (2, M)
                     for bias in biases:
                         for combination in COMBINATIONS:
-                            mixed = _weighted_mixture(
+                            mixed = weighted_mixture(
                                 long_term_rows, short_rows, entropies, bias, combination
                             )
                             loss = -np.log2(mixed[np.arange(len(targets)), targets]).sum()
