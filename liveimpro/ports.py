@@ -154,15 +154,57 @@ class MidiStreamParser:
         self._unused = 0
 
 
-class InputPort:
+class Port:
+    """What inputs and outputs share: a name, a clock, closing once, and ``with`` support."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def now(self) -> float:
+        """The current time in this port's clock (see the module docstring)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the port (an output panics first); closing twice does nothing."""
+        if self.closed:
+            return
+        try:
+            self._before_close()
+        finally:
+            self.closed = True
+            self._close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ValueError(f"MIDI port {self.name!r} is closed")
+
+    def _before_close(self) -> None:
+        """Work that must happen while the port is still open."""
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class InputPort(Port):
     """A MIDI input; backends call ``_deliver`` from their realtime callback.
 
     Subclasses implement ``now()`` and ``_close()``.
     """
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.closed = False
+        super().__init__(name)
         self._parser = MidiStreamParser()
         self._received: queue.SimpleQueue[mido.Message] = queue.SimpleQueue()
 
@@ -170,10 +212,6 @@ class InputPort:
     def dropped_bytes(self) -> int:
         """Bytes received so far that formed no valid MIDI message."""
         return self._parser.dropped_bytes
-
-    def now(self) -> float:
-        """The current time in this port's clock (see the module docstring)."""
-        raise NotImplementedError
 
     def receive(self, timeout: float | None = None) -> mido.Message | None:
         """The next message, waiting up to ``timeout`` seconds (None: forever); None if none."""
@@ -196,36 +234,13 @@ class InputPort:
         while (message := self.poll()) is not None:
             yield message
 
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _deliver(self, data: bytes, arrival: float) -> None:
         """Parse and queue; the only work a realtime callback may do."""
         for message in self._parser.feed(data, arrival):
             self._received.put(message)
 
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError(f"MIDI port {self.name!r} is closed")
 
-    def _close(self) -> None:
-        raise NotImplementedError
-
-
-class OutputPort:
+class OutputPort(Port):
     """A MIDI output that remembers which notes it may have sounding.
 
     Subclasses implement ``now()``, ``_send``, ``_send_at``, ``_cancel_pending`` and
@@ -234,15 +249,10 @@ class OutputPort:
     """
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.closed = False
+        super().__init__(name)
         # (channel, note) turned on and not since turned off by an immediate send();
         # a scheduled note-off does not count, as panic() may cancel it.
         self._may_sound: set[tuple[int, int]] = set()
-
-    def now(self) -> float:
-        """The current time in this port's clock (see the module docstring)."""
-        raise NotImplementedError
 
     def send(self, message: mido.Message) -> None:
         """Send ``message`` now."""
@@ -268,30 +278,8 @@ class OutputPort:
             self._send(mido.Message("control_change", channel=channel, control=ALL_NOTES_OFF))
         self._may_sound.clear()
 
-    def close(self) -> None:
-        """Panic, then release the port; closing twice does nothing."""
-        if self.closed:
-            return
-        try:
-            self.panic()
-        finally:
-            self.closed = True
-            self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _check_open(self) -> None:
-        if self.closed:
-            raise ValueError(f"MIDI port {self.name!r} is closed")
+    def _before_close(self) -> None:
+        self.panic()
 
     def _check_message(self, message: mido.Message) -> None:
         if not isinstance(message, mido.Message):
@@ -315,9 +303,6 @@ class OutputPort:
 
     def _cancel_pending(self) -> None:
         """Drop every message scheduled by send_at that has not gone out yet."""
-        raise NotImplementedError
-
-    def _close(self) -> None:
         raise NotImplementedError
 
 
