@@ -7,12 +7,14 @@ from liveimpro.vocabulary import (
     EventDecoder,
     EventEncoder,
     Note,
+    NoteEvent,
     Vocabulary,
     VocabularySpec,
     decode,
     encode,
     metrical_position,
     normalize_notes,
+    notes_from_events,
 )
 
 VOCAB = Vocabulary()
@@ -107,3 +109,19 @@ def test_spec_validation():
         VocabularySpec(max_shift=1.5)
     with pytest.raises(ValueError, match="unknown vocabulary keys"):
         VocabularySpec.from_dict({"bogus": 1})
+
+
+def test_events_pair_into_notes_and_stray_offs_are_skipped():
+    events = [
+        NoteEvent(0, 64, 0),  # off of a note begun before these events
+        NoteEvent(0, 60, 90),
+        NoteEvent(24, 60, 0),
+        NoteEvent(24, 62, 80),
+        NoteEvent(36, 62, 90),  # a retrigger ends the sounding note
+        NoteEvent(48, 62, 0),
+    ]
+    assert notes_from_events(events) == [
+        Note(60, 90, 0, 24),
+        Note(62, 80, 24, 36),
+        Note(62, 90, 36, 48),
+    ]

@@ -7,7 +7,7 @@ the seed (so a rerun gives the same split) -> tokenise as ``[BOS] + encode(notes
 + [EOS]``. Only then are training pieces transposed over the augmentation range,
 so every transposition of a piece stays in its piece's split.
 
-Each split is saved as one ``.npz`` shard (see :class:`Shard`) in a folder named
+Each split is saved as one ``.npz`` shard (see :class:`training.shards.Shard`) in a folder named
 by a hash of the options, the sources' identities, the vocabulary spec and
 :data:`FORMAT_VERSION`; a rerun with the same inputs finds it and reads nothing.
 
@@ -110,28 +110,6 @@ class PreparedData:
     shards: dict[str, Path]  # split -> .npz path
     counts: dict
     cached: bool  # True when an earlier run had made these shards
-
-
-@dataclass(frozen=True)
-class Shard:
-    """The pieces of one split, back to back."""
-
-    tokens: np.ndarray  # (N,) int16, every piece as BOS ... EOS
-    offsets: np.ndarray  # (n + 1,) int64, piece i is tokens[offsets[i]:offsets[i + 1]]
-    ticks_per_bar: np.ndarray  # (n,) int32
-    names: np.ndarray  # (n,) str; a transposed copy is named "name@+3"
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def piece_tokens(self, index: int) -> np.ndarray:
-        return self.tokens[self.offsets[index] : self.offsets[index + 1]]
-
-
-def load_shard(path: Path) -> Shard:
-    """Read a shard written by :func:`prepare` (no pickled objects)."""
-    with np.load(path, allow_pickle=False) as data:
-        return Shard(data["tokens"], data["offsets"], data["ticks_per_bar"], data["names"])
 
 
 # Per-piece steps -------------------------------------------------------------------------

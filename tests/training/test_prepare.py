@@ -13,13 +13,13 @@ from training.prepare import (
     PrepareOptions,
     align_to_c,
     content_hash,
-    load_shard,
     main,
     prepare,
     split_of,
     transpose_notes,
     transpose_tokens,
 )
+from training.shards import load_shard
 
 VOCABULARY = Vocabulary()
 

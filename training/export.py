@@ -1,0 +1,173 @@
+"""The export stage: a finished, evaluated run becomes ``models/NAME/``.
+
+Writes the model directory through :func:`liveimpro.modelfile.save_model`
+(training facts and test metrics go into model.json), adds ``MODEL_CARD.md``
+and the learning curve next to it, then loads the directory back and lets the
+NumPy engine play a few beats, so a broken export fails here and not on stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from liveimpro.continuation import build_continuation
+from liveimpro.model import ModelSpec, export_weights
+from liveimpro.modelfile import LoadedModel, load_model, save_model
+from liveimpro.settings import (
+    REPO_MODELS_DIR,
+    AdaptationSettings,
+    NotesSettings,
+    SamplingSettings,
+)
+from liveimpro.vocabulary import TICKS_PER_BEAT, Note, VocabularySpec, notes_from_events
+from training.corpus import LICENCES, USER_LICENCE
+from training.evaluate import CURVE_PNG, REPORT_JSON
+from training.prepare import COUNTS_FILE
+from training.train import build_model_for_run
+
+MODEL_CARD = "MODEL_CARD.md"
+CHECK_BEATS = 8  # beats the engine generates after loading the export
+
+log = logging.getLogger(__name__)
+
+
+def _training_facts(facts: dict, counts: dict) -> dict:
+    """What model.json keeps about training: everything but the per-epoch history."""
+    kept = {key: value for key, value in facts.items() if key != "history"}
+    return {**kept, "data": counts}
+
+
+def _metrics(report: dict) -> dict:
+    continuation = report["continuation"]
+    return {
+        "test_bits_per_token": report["lstm"]["test_bits"],
+        "test_bits_per_token_adapted": report["lstm"]["test_bits_adapted"],
+        "adaptation": report["lstm"]["adaptation"],
+        "test_accuracy": report["lstm"]["test_accuracy"],
+        "test_tokens": report["lstm"]["test_tokens"],
+        "baseline_test_bits": {name: r["test_bits"] for name, r in report["baselines"].items()},
+        "continuation": continuation["stats"],
+        "continuation_pieces": continuation["pieces"],
+    }
+
+
+def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
+    """MODEL_CARD.md: data and licences, split, architecture, training, metrics, limits."""
+    collections = counts.get("collections", {})
+    data_rows = "\n".join(
+        f"| {collection} | {c['pieces']} | {c['notes']} "
+        f"| {LICENCES.get(collection, USER_LICENCE)} |"
+        for collection, c in collections.items()
+    )
+    split_rows = "\n".join(
+        f"| {split} | {c['source_pieces']} | {c['pieces']} | {c['tokens']} |"
+        for split, c in counts.get("splits", {}).items()
+    )
+    model, options = facts["model"], facts["options"]
+    adaptation = report["lstm"]["adaptation"]
+    metric_rows = (
+        f"| LSTM (this model) | {report['lstm']['test_bits']:.3f} |\n"
+        f"| LSTM + short-term model (order {adaptation['order']}, bias {adaptation['bias']}; "
+        f"what the engine plays) | {report['lstm']['test_bits_adapted']:.3f} |\n"
+    ) + "\n".join(
+        f"| {baseline} | {result['test_bits']:.3f} |"
+        for baseline, result in report["baselines"].items()
+    )
+    stats = report["continuation"]["stats"]
+    return f"""# Model card: {name}
+
+## Data and licences
+
+| collection | pieces | notes | licence |
+|---|---|---|---|
+{data_rows}
+
+The Essen folk songs (essenFolksong) are licensed for **non-commercial use within
+music21** only; a model trained on them inherits that restriction. Pieces were
+key-aligned to C, deduplicated by content and split by a hash of each piece
+(seed in the options), so no piece is in two splits. Training pieces were also
+transposed (the augmentation range is in the prepare options); test and
+validation pieces were not.
+
+| split | pieces | pieces with transpositions | tokens |
+|---|---|---|---|
+{split_rows}
+
+## Architecture
+
+Token + sub-beat + beat embeddings (dim {model["embed_dim"]}), {model["layers"]} LSTM layers of
+{model["units"]} units, dropout {model["dropout"]}, a dense layer to {model["vocab_size"]} logits;
+{facts["parameters"]} parameters.
+
+## Training
+
+Backend {facts["backend"]} on {facts["device"]}; wall time {facts["wall_time_s"]} s for
+{facts["epochs_run"]} epochs of {facts["steps_per_epoch"]} steps (batch {options["batch"]} x
+{options["seq_len"]} tokens), Adam {options["learning_rate"]} with linear decay and clipnorm
+{options["clipnorm"]}, early stopping on validation loss (patience {options["patience"]}).
+
+## Test metrics (bits per token, lower is better)
+
+| model | bits/token |
+|---|---|
+{metric_rows}
+
+LSTM top-1 accuracy: {report["lstm"]["test_accuracy"]:.3f} on {report["lstm"]["test_tokens"]}
+tokens. Continuations of {report["continuation"]["pieces"]} test pieces primed with
+{report["continuation"]["prime_bars"]} bars: note density generated
+{stats["generated"]["note_density"]:.3f} vs real {stats["real"]["note_density"]:.3f}; training
+interval-n-gram copy rate generated {stats["generated"]["copy_rate"]:.3f} vs real
+{stats["real"]["copy_rate"]:.3f}; pitch-class distance {stats["pitch_class_distance"]:.3f}.
+
+![learning curve]({CURVE_PNG})
+
+## Limitations
+
+- Learned from quantised scores with one velocity: it knows nothing of dynamics or
+  micro-timing, and plays on the grid.
+- It knows only the collections above, key-aligned to C: it answers best to phrases
+  in their style and has no notion of the performer's key beyond what the phrase shows.
+- Metrical input assumes the bar length it is told; it was trained on the meters of
+  the written tunes.
+"""
+
+
+def generate_check(loaded: LoadedModel, beats: int = CHECK_BEATS) -> list[Note]:
+    """Notes the engine plays for ``beats`` beats after a BOS, with the default limits."""
+    continuation = build_continuation(
+        loaded,
+        SamplingSettings(seed=0),
+        NotesSettings(),
+        ticks_per_bar=4 * TICKS_PER_BEAT,
+        adaptation=AdaptationSettings(),
+    )
+    continuation.start(0)
+    end_tick = beats * TICKS_PER_BEAT
+    events = continuation.generate_until(end_tick) + continuation.release_all(end_tick)
+    return notes_from_events(events)
+
+
+def export(run_dir: Path, name: str, models_dir: Path = REPO_MODELS_DIR) -> Path:
+    """Write ``models_dir/name`` from an evaluated run; returns the model directory."""
+    model, facts = build_model_for_run(run_dir)
+    report = json.loads((run_dir / REPORT_JSON).read_text())
+    counts = json.loads((Path(facts["prepared_dir"]) / COUNTS_FILE).read_text())
+    directory = save_model(
+        models_dir / name,
+        ModelSpec.from_dict(facts["model"]),
+        VocabularySpec.from_dict(facts["vocabulary"]),
+        export_weights(model),
+        training=_training_facts(facts, counts),
+        metrics=_metrics(report),
+    )
+    shutil.copyfile(run_dir / CURVE_PNG, directory / CURVE_PNG)
+    (directory / MODEL_CARD).write_text(model_card(name, facts, counts, report))
+
+    notes = generate_check(load_model(directory))
+    log.info(
+        "exported %s; the engine played %d notes in %d beats", directory, len(notes), CHECK_BEATS
+    )
+    return directory

@@ -1,0 +1,381 @@
+"""The train stage: fit the LSTM on random windows of the prepared training tokens.
+
+Backend-agnostic Keras 3 (no TensorFlow calls): it runs with KERAS_BACKEND=tensorflow
+on the CPU and KERAS_BACKEND=jax on the GPU machine. Everything lands in the run
+folder:
+
+- ``backup/``: the last finished epoch (model and optimizer), so a rerun resumes;
+  Keras deletes it when training ends.
+- ``best.weights.h5``: the weights with the lowest validation loss, loaded at the end.
+- ``history.csv`` (one row per epoch), ``tensorboard/`` (when tensorflow and tensorboard
+  are installed).
+- ``training.json``: options, data, device, backend, wall time and history.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from liveimpro.model import ModelSpec, build_keras_model
+from liveimpro.vocabulary import Vocabulary, VocabularySpec
+from training.shards import Shard, load_shard
+
+BEST_WEIGHTS = "best.weights.h5"
+HISTORY_FILE = "history.csv"
+FACTS_FILE = "training.json"
+FINAL_LEARNING_RATE_FRACTION = 0.05  # the linear decay ends at 5 % of the start rate
+
+log = logging.getLogger(__name__)
+
+_INT_LIMITS = {
+    "layers": (1, 8),
+    "units": (1, 4096),
+    "embed_dim": (1, 2048),
+    "seq_len": (2, 65536),
+    "batch": (1, 65536),
+    "epochs": (1, 10000),
+    "seed": (0, 2**32 - 1),
+    "patience": (1, 10000),
+}
+_FLOAT_LIMITS = {"dropout": (0.0, 0.9), "learning_rate": (1e-7, 1.0), "clipnorm": (1e-6, 1e6)}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    layers: int = 2
+    units: int = 256
+    embed_dim: int = 128
+    dropout: float = 0.2
+    seq_len: int = 128  # tokens per training window
+    batch: int = 64
+    epochs: int = 10
+    steps_per_epoch: int | None = None  # None: as many windows as the train tokens hold
+    learning_rate: float = 2e-3
+    clipnorm: float = 1.0
+    seed: int = 0
+    patience: int = 3  # epochs without a better validation loss before stopping
+    out_dir: Path = Path("runs/model")
+
+    def __post_init__(self) -> None:
+        for name, (low, high) in _INT_LIMITS.items():
+            _check_range(name, getattr(self, name), int, low, high)
+        for name, (low, high) in _FLOAT_LIMITS.items():
+            _check_range(name, getattr(self, name), float, low, high)
+        if self.steps_per_epoch is not None:
+            _check_range("steps_per_epoch", self.steps_per_epoch, int, 1, 10**9)
+        if not isinstance(self.out_dir, Path):
+            raise TypeError(f"out_dir must be a Path, got {type(self.out_dir).__name__}")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "out_dir": str(self.out_dir)}
+
+    def model_spec(self, vocab_size: int) -> ModelSpec:
+        return ModelSpec(
+            vocab_size=vocab_size,
+            embed_dim=self.embed_dim,
+            layers=self.layers,
+            units=self.units,
+            dropout=self.dropout,
+        )
+
+
+def _check_range(name: str, value: object, kind: type, low: float, high: float) -> None:
+    allowed = (int, float) if kind is float else (int,)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+
+
+# Data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenStream:
+    """A split's pieces back to back, with the metrical features of every token."""
+
+    tokens: np.ndarray  # (N,) int32
+    sub_beat: np.ndarray  # (N,) int32
+    beat: np.ndarray  # (N,) int32
+
+    @classmethod
+    def from_shard(cls, shard: Shard, vocabulary: Vocabulary) -> TokenStream:
+        sub_beats, beats = [], []
+        for index, ticks_per_bar in enumerate(shard.ticks_per_bar):
+            # Features restart per piece: each piece's tick 0 is a bar line.
+            sub_beat, beat = vocabulary.metrical_features(
+                shard.piece_tokens(index), int(ticks_per_bar)
+            )
+            sub_beats.append(sub_beat)
+            beats.append(beat)
+        empty = np.zeros(0, np.int32)
+        return cls(
+            shard.tokens.astype(np.int32),
+            np.concatenate(sub_beats) if sub_beats else empty,
+            np.concatenate(beats) if beats else empty,
+        )
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def windows(self, starts: np.ndarray, seq_len: int) -> tuple[dict, np.ndarray]:
+        """Inputs and next-token targets for windows of seq_len + 1 at ``starts`` (B,)."""
+        index = starts[:, None] + np.arange(seq_len + 1)  # (B, T + 1)
+        tokens = self.tokens[index]  # (B, T + 1)
+        inputs = {
+            "tokens": tokens[:, :-1],
+            "sub_beat": self.sub_beat[index[:, :-1]],
+            "beat": self.beat[index[:, :-1]],
+        }  # each (B, T)
+        return inputs, tokens[:, 1:]
+
+
+class RandomWindows(keras.utils.PyDataset):
+    """Batches of windows drawn at random positions, fresh for every epoch."""
+
+    def __init__(self, stream: TokenStream, options: TrainOptions, steps: int) -> None:
+        super().__init__()
+        self.stream, self.options, self.steps = stream, options, steps
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, index: int) -> tuple[dict, np.ndarray]:
+        rng = np.random.default_rng((self.options.seed, self.epoch, index))
+        high = len(self.stream) - self.options.seq_len - 1
+        starts = rng.integers(0, high + 1, size=self.options.batch)  # (B,)
+        return self.stream.windows(starts, self.options.seq_len)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+
+
+class OrderedWindows(keras.utils.PyDataset):
+    """Every whole window of the stream in order: a fixed validation set."""
+
+    def __init__(self, stream: TokenStream, options: TrainOptions) -> None:
+        super().__init__()
+        self.stream, self.options = stream, options
+        count = (len(stream) - 1) // options.seq_len
+        self.starts = np.arange(count) * options.seq_len  # (W,)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.starts) / self.options.batch)
+
+    def __getitem__(self, index: int) -> tuple[dict, np.ndarray]:
+        batch = self.options.batch
+        starts = self.starts[index * batch : (index + 1) * batch]
+        return self.stream.windows(starts, self.options.seq_len)
+
+
+# Callbacks and facts -------------------------------------------------------------------
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training tokens per second, logged during and after each epoch (validation excluded)."""
+
+    def __init__(self, tokens_per_step: int, report_every_s: float = 30.0) -> None:
+        super().__init__()
+        self.tokens_per_step = tokens_per_step
+        self.report_every_s = report_every_s
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = self.last_report = time.perf_counter()
+        self.steps = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps += 1
+        self.finished = time.perf_counter()
+        if self.finished - self.last_report >= self.report_every_s:
+            self.last_report = self.finished
+            log.info(
+                "step %d: %.0f tokens/s, loss %.4f",
+                self.steps,
+                self.rate(),
+                (logs or {}).get("loss", math.nan),
+            )
+
+    def rate(self) -> float:
+        return self.steps * self.tokens_per_step / max(self.finished - self.started, 1e-9)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is not None:
+            logs["tokens_per_s"] = self.rate()  # read by the callbacks after this one
+        log.info("epoch %d: %.0f tokens/s, %s", epoch + 1, self.rate(), _brief(logs))
+
+
+def _brief(logs: dict | None) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items() if k != "tokens_per_s")
+
+
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def device_description() -> dict[str, str]:
+    """The Keras backend and the device it computes on."""
+    backend = keras.backend.backend()
+    device = f"CPU ({_cpu_name()}, {os.cpu_count()} cores)"
+    if backend == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        if first.platform != "cpu":
+            device = f"{first.platform.upper()} ({first.device_kind})"
+    elif backend == "tensorflow":
+        import tensorflow as tf  # only to name the device: training itself uses keras.ops
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            device = f"GPU ({details.get('device_name')})"
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            device = f"GPU ({torch.cuda.get_device_name(0)})"
+    return {"backend": backend, "device": device}
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    """Per-epoch metrics from the run's history.csv (all sessions, resumed ones included)."""
+    with (run_dir / HISTORY_FILE).open() as file:
+        rows = list(csv.DictReader(file))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def _best_val_loss_so_far(run_dir: Path) -> float | None:
+    """The best validation loss of earlier sessions of a resumed run, so a worse epoch
+    after resuming does not replace best.weights.h5."""
+    if not (run_dir / BEST_WEIGHTS).is_file() or not (run_dir / HISTORY_FILE).is_file():
+        return None
+    return min(read_history(run_dir).get("val_loss", [math.inf]))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: object  # keras.Model with the best validation weights
+    history: dict[str, list[float]]
+    facts: dict  # what training.json holds
+
+
+def build_model_for_run(run_dir: Path):
+    """The Keras model of a finished run, with its best weights."""
+    facts = json.loads((run_dir / FACTS_FILE).read_text())
+    model = build_keras_model(ModelSpec.from_dict(facts["model"]))
+    model.load_weights(run_dir / BEST_WEIGHTS)
+    return model, facts
+
+
+def train(
+    shards: dict[str, Path],
+    options: TrainOptions,
+    vocabulary_spec: VocabularySpec | None = None,
+) -> TrainResult:
+    """Train on shards["train"], stop early on shards["validation"]; resumes an unfinished run."""
+
+    vocabulary = Vocabulary(vocabulary_spec)
+    run_dir = options.out_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_stream = TokenStream.from_shard(load_shard(shards["train"]), vocabulary)
+    val_stream = TokenStream.from_shard(load_shard(shards["validation"]), vocabulary)
+    for name, stream in (("train", train_stream), ("validation", val_stream)):
+        if len(stream) < options.seq_len + 1:
+            raise ValueError(
+                f"the {name} split holds {len(stream)} tokens; seq_len + 1 = "
+                f"{options.seq_len + 1} at least are needed"
+            )
+    tokens_per_step = options.batch * options.seq_len
+    steps = options.steps_per_epoch or max(1, len(train_stream) // tokens_per_step)
+
+    keras.utils.set_random_seed(options.seed)
+    spec = options.model_spec(vocabulary.size)
+    model = build_keras_model(spec)
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        options.learning_rate,
+        decay_steps=options.epochs * steps,
+        end_learning_rate=options.learning_rate * FINAL_LEARNING_RATE_FRACTION,
+        power=1.0,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=options.clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    callbacks = [
+        Throughput(tokens_per_step),
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / BEST_WEIGHTS),
+            monitor="val_loss",
+            initial_value_threshold=_best_val_loss_so_far(run_dir),
+            save_best_only=True,
+            save_weights_only=True,
+        ),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience),
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
+    ]
+    # Keras writes TensorBoard logs through TensorFlow's summary API, which needs tensorboard.
+    if all(find_spec(package) is not None for package in ("tensorflow", "tensorboard")):
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+
+    environment = device_description()
+    log.info(
+        "training %s (%d parameters) on %s with %s: %d steps/epoch of %d tokens, %d train tokens",
+        spec,
+        spec.parameter_count,
+        environment["device"],
+        environment["backend"],
+        steps,
+        tokens_per_step,
+        len(train_stream),
+    )
+    started = time.perf_counter()
+    model.fit(
+        RandomWindows(train_stream, options, steps),
+        validation_data=OrderedWindows(val_stream, options),
+        epochs=options.epochs,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    wall_s = time.perf_counter() - started
+    model.load_weights(run_dir / BEST_WEIGHTS)  # early stopping's "restore best", resume-proof
+
+    history = read_history(run_dir)
+    facts = {
+        **environment,
+        "wall_time_s": round(wall_s, 1),
+        "options": options.to_dict(),
+        "model": spec.to_dict(),
+        "vocabulary": vocabulary.spec.to_dict(),
+        "prepared_dir": str(shards["train"].parent),
+        "parameters": spec.parameter_count,
+        "steps_per_epoch": steps,
+        "tokens_per_epoch": steps * tokens_per_step,
+        "train_tokens": len(train_stream),
+        "validation_tokens": len(val_stream),
+        "epochs_run": len(history.get("epoch", [])),
+        "best_val_loss": min(history.get("val_loss", [math.nan])),
+        "history": history,
+    }
+    (run_dir / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
+    log.info("trained in %.0f s; best validation loss %.4f", wall_s, facts["best_val_loss"])
+    return TrainResult(model, history, facts)
