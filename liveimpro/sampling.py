@@ -99,8 +99,6 @@ class Sampler:
         return probs
 
     def sample(self, logits: np.ndarray, mask: np.ndarray) -> int:
-        probs = self.probabilities(logits, mask)
-        index = int(np.searchsorted(np.cumsum(probs), self.rng.random(), side="right"))
-        # Rounding can put the draw past the last nonzero entry: take that entry.
-        nonzero = np.flatnonzero(probs)
-        return int(nonzero[np.searchsorted(nonzero, min(index, nonzero[-1]))])
+        cumulative = np.cumsum(self.probabilities(logits, mask))
+        # The first index whose running total exceeds the draw always has probability > 0.
+        return int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
