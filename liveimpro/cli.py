@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from liveimpro.settings import Settings, load_settings
+from liveimpro.settings import MIDI_APIS, Settings, load_settings
 
 
 class UsageError(Exception):
@@ -89,6 +89,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from liveimpro.daemon import run_daemon
+
+    settings = _settings(args)
+    daemon = _with(settings.daemon, api=args.api, input=args.input, output=args.output)
+    model = _with(settings.model, name=args.model)
+    return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from liveimpro.daemon import print_ports
+
+    return print_ports(args.api)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="liveimpro", description=__doc__)
     parser.add_argument("--config", type=Path, default=None, help="settings file (TOML)")
@@ -120,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list the available models")
     models.set_defaults(run=cmd_models)
+
+    run = commands.add_parser("run", help="improvise live: listen on MIDI in, answer on MIDI out")
+    # SUPPRESS: given here or before the command, the one given wins
+    run.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    run.add_argument("--in", dest="input", help="port to listen to (default: our own port)")
+    run.add_argument("--out", dest="output", help="port to play to (default: our own port)")
+    run.add_argument("--api", choices=MIDI_APIS, help="MIDI API (default: daemon.api)")
+    run.add_argument("--model", help="model name (under models/) or path")
+    run.set_defaults(run=cmd_run)
+
+    ports = commands.add_parser("ports", help="list the MIDI ports")
+    ports.add_argument("--api", choices=MIDI_APIS, default="jack", help="MIDI API")
+    ports.set_defaults(run=cmd_ports)
     return parser
 
 

@@ -62,8 +62,12 @@ class Continuation:
         self.decoder = EventDecoder(self.vocabulary, bar_start)
         self.feed_tokens([Vocabulary.BOS])
 
-    def feed_tokens(self, tokens: Iterable[int]) -> list[NoteEvent]:
-        """Advance the engine over tokens; the note events they make."""
+    def feed_tokens(self, tokens: Iterable[int], *, heard: bool = True) -> list[NoteEvent]:
+        """Advance the engine over tokens; the note events they make.
+
+        Only tokens the performer played (``heard``) teach the short-term model:
+        learning from its own samples would make it loop on them.
+        """
         events = []
         for token in tokens:
             event = self.decoder.feed(token)
@@ -71,7 +75,7 @@ class Continuation:
                 events.append(event)
             sub_beat, beat = metrical_position(self.decoder.tick, self.ticks_per_bar)
             self._logits = self.engine.step(token, sub_beat, beat)
-            if self.short_term:
+            if heard and self.short_term:
                 self.short_term.update(token)
         return events
 
@@ -105,7 +109,7 @@ class Continuation:
         events: list[NoteEvent] = []
         while self.decoder.tick < tick:
             token = self.sampler.sample(self._prediction(), self.mask.allowed(self.decoder))
-            events += self.feed_tokens([token])
+            events += self.feed_tokens([token], heard=False)
         return events
 
     def _prediction(self) -> np.ndarray:
@@ -126,7 +130,7 @@ class Continuation:
         """
         tick = min(end_tick, self.decoder.tick)
         offs = [self.vocabulary.note_off(pitch) for pitch in sorted(self.decoder.sounding)]
-        return [NoteEvent(tick, e.pitch, 0) for e in self.feed_tokens(offs)]
+        return [NoteEvent(tick, e.pitch, 0) for e in self.feed_tokens(offs, heard=False)]
 
 
 def build_continuation(

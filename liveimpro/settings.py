@@ -195,11 +195,87 @@ class AdaptationSettings(Section):
 
     SECTION = "adaptation"
 
-    enabled: bool = setting(True, "mix in a model of the tokens heard in this performance")
+    enabled: bool = setting(
+        False, "mix in a model of the tokens heard in this performance (experimental)"
+    )
     order: int = setting(8, "longest context of the short-term model, in tokens", low=1, high=20)
     bias: float = setting(
         0.5, "entropy weighting exponent; higher favours the more certain model", low=0, high=10
     )
+
+
+MIDI_APIS = ("jack", "alsa", "coremidi", "winmm")
+
+
+@dataclass(frozen=True)
+class DaemonSettings(Section):
+    """Which MIDI ports the daemon plays on and what it listens to."""
+
+    SECTION = "daemon"
+
+    api: str = setting("jack", "MIDI API; jack gives frame-accurate timing", choices=MIDI_APIS)
+    input: str = setting("", "port to listen to (exact name or unique part); empty = our own port")
+    output: str = setting("", "port to play to (exact name or unique part); empty = our own port")
+    channel: int = setting(0, "MIDI channel listened to; 0 = all", low=0, high=16)
+    thru: bool = setting(False, "echo the performer's notes to the output")
+
+
+@dataclass(frozen=True)
+class PhraseSettings(Section):
+    """When the performer's phrase is over."""
+
+    SECTION = "phrase"
+
+    silence_beats: float = setting(
+        2.0, "silence that ends a phrase, in beats", low=0, high=64, low_exclusive=True
+    )
+    end_cc: int = setting(-1, "controller that ends a phrase at once; -1 = none", low=-1, high=127)
+    max_beats: float = setting(
+        32.0, "longest phrase, in beats; it ends there", low=0, high=1024, low_exclusive=True
+    )
+    min_notes: int = setting(2, "shorter phrases are ignored, in notes", low=1, high=1000)
+
+
+@dataclass(frozen=True)
+class ResponseSettings(Section):
+    """When and how the improviser answers a phrase."""
+
+    SECTION = "response"
+
+    length: str = setting(
+        "fixed",
+        "fixed = continuation.beats; proportional = proportion x the phrase's length",
+        choices=("fixed", "proportional"),
+    )
+    proportion: float = setting(
+        1.0, "response length over phrase length", low=0, high=16, low_exclusive=True
+    )
+    quantize: str = setting(
+        "beat", "where a response may start", choices=("immediate", "beat", "bar")
+    )
+    channel: int = setting(1, "MIDI channel the response plays on", low=1, high=16)
+    program: int = setting(-1, "program change sent at start; -1 = none", low=-1, high=127)
+    velocity_follow: float = setting(
+        0.5, "0 = model velocities, 1 = the phrase's mean velocity", low=0, high=1
+    )
+    on_new_phrase: str = setting(
+        "barge_in",
+        "playing during a response: barge_in stops it, overlap lets it finish",
+        choices=("barge_in", "overlap"),
+    )
+    lookahead_beats: float = setting(
+        0.5, "how far ahead of the clock notes are generated", low=0, high=1, low_exclusive=True
+    )
+
+
+@dataclass(frozen=True)
+class ClockSettings(Section):
+    """The internal tempo clock."""
+
+    SECTION = "clock"
+
+    bpm: float = setting(120.0, "tempo, in beats per minute", low=20, high=300)
+    send_clock: bool = setting(False, "send MIDI start and clock (24 per beat) on the output")
 
 
 @dataclass(frozen=True)
@@ -211,6 +287,10 @@ class Settings:
     notes: NotesSettings = field(default_factory=NotesSettings)
     continuation: ContinuationSettings = field(default_factory=ContinuationSettings)
     adaptation: AdaptationSettings = field(default_factory=AdaptationSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    phrase: PhraseSettings = field(default_factory=PhraseSettings)
+    response: ResponseSettings = field(default_factory=ResponseSettings)
+    clock: ClockSettings = field(default_factory=ClockSettings)
 
     def __post_init__(self) -> None:
         for name, section_cls in section_types().items():

@@ -206,7 +206,7 @@ def report_markdown(report: dict) -> str:
     lstm, baselines = report["lstm"], report["baselines"]
     rows = [
         ("LSTM", lstm["test_bits"], f"{lstm['test_accuracy']:.3f}"),
-        ("LSTM + short-term model (as the engine plays)", lstm["test_bits_adapted"], ""),
+        ("LSTM + short-term model (adaptation enabled)", lstm["test_bits_adapted"], ""),
     ]
     rows += [(name, result["test_bits"], "") for name, result in baselines.items()]
     table = "\n".join(f"| {name} | {bits:.3f} | {accuracy} |" for name, bits, accuracy in rows)

@@ -71,7 +71,7 @@ def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
     metric_rows = (
         f"| LSTM (this model) | {report['lstm']['test_bits']:.3f} |\n"
         f"| LSTM + short-term model (order {adaptation['order']}, bias {adaptation['bias']}; "
-        f"what the engine plays) | {report['lstm']['test_bits_adapted']:.3f} |\n"
+        f"`adaptation.enabled = true`) | {report['lstm']['test_bits_adapted']:.3f} |\n"
     ) + "\n".join(
         f"| {baseline} | {result['test_bits']:.3f} |"
         for baseline, result in report["baselines"].items()

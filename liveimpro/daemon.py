@@ -1,0 +1,141 @@
+"""The daemon's main loop: one thread polls the input and ticks the improviser.
+
+Whatever ends the loop (SIGINT, SIGTERM, an exception), the scheduler is stopped and the
+output closed, which sends note-offs for every sounding note and CC123 before exit.
+Never imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from functools import partial
+from types import FrameType
+
+import mido
+
+from liveimpro.clock import TempoClock
+from liveimpro.continuation import build_continuation
+from liveimpro.engine import pin_blas_threads
+from liveimpro.improviser import Improviser
+from liveimpro.modelfile import load_model, resolve_model
+from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
+from liveimpro.scheduler import ResponseScheduler
+from liveimpro.settings import DaemonSettings, Settings
+from liveimpro.vocabulary import TICKS_PER_BEAT
+
+POLL_TIMEOUT_S = 0.002  # input wait per loop turn; bounds how late the lookahead is topped up
+CLOCK_START_LEAD_S = 0.1  # tick 0 lies this far after startup, so MIDI start can be queued
+
+
+def open_ports(settings: DaemonSettings) -> tuple[InputPort, OutputPort, float]:
+    """The input and output ports, and the ports' clock units per second."""
+    if settings.api == "jack":
+        from liveimpro.jackmidi import JackInput, JackOutput
+
+        open_input = partial(JackInput, client_name="liveimpro-in")
+        open_output = partial(JackOutput, client_name="liveimpro-out")
+    else:
+        open_input = partial(RtMidiInput, api=settings.api)
+        open_output = partial(RtMidiOutput, api=settings.api)
+    midi_in = open_input(settings.input or None)
+    try:
+        midi_out = open_output(settings.output or None)
+    except BaseException:
+        midi_in.close()
+        raise
+    # JACK ports count frames; rtmidi ports count time.monotonic() seconds
+    units_per_second = float(midi_out.samplerate) if settings.api == "jack" else 1.0
+    return midi_in, midi_out, units_per_second
+
+
+def serve(improviser: Improviser, midi_in: InputPort, should_stop: Callable[[], bool]) -> None:
+    """Poll and tick until ``should_stop()``; the caller silences the output afterwards."""
+    while not should_stop():
+        message = midi_in.receive(timeout=POLL_TIMEOUT_S)
+        while message is not None:
+            improviser.handle(message)
+            message = midi_in.poll()
+        improviser.update(improviser.output.now())
+
+
+class StopSignals:
+    """Turns SIGINT and SIGTERM into a flag for the loop; restores the old handlers on exit."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._saved: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for number in self.SIGNALS:
+            self._saved[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._saved.items():
+            signal.signal(number, handler)
+
+    def _on_signal(self, number: int, _frame: FrameType | None) -> None:
+        self.received = number
+
+    def __call__(self) -> bool:
+        return self.received is not None
+
+
+def run_daemon(settings: Settings) -> int:
+    """Load the model, open the ports and improvise until a stop signal."""
+    pin_blas_threads()
+    model = load_model(resolve_model(settings.model.name, settings.model.models_path()))
+    ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
+    continuation = build_continuation(
+        model, settings.sampling, settings.notes, ticks_per_bar, settings.adaptation
+    )
+    response = settings.response
+    midi_in, midi_out, units_per_second = open_ports(settings.daemon)
+    scheduler = None
+    try:
+        start = midi_out.now() + CLOCK_START_LEAD_S * units_per_second
+        clock = TempoClock(settings.clock.bpm, start, units_per_second)
+        channel = response.channel - 1
+        scheduler = ResponseScheduler(
+            midi_out,
+            clock,
+            channel,
+            response.lookahead_beats,
+            send_clock=settings.clock.send_clock,
+        )
+        if response.program >= 0:
+            midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
+        improviser = Improviser(settings, continuation, clock, scheduler, midi_out)
+        with StopSignals() as stop:
+            print(
+                f"liveimpro: listening on {midi_in.name!r}, playing on {midi_out.name!r} "
+                f"(model {model.name}, {settings.clock.bpm:g} bpm)",
+                flush=True,
+            )
+            serve(improviser, midi_in, stop)
+        print("liveimpro: stopped", flush=True)
+    finally:
+        try:
+            if scheduler is not None:
+                scheduler.stop()
+            if settings.clock.send_clock:
+                midi_out.send(mido.Message("stop"))
+        finally:
+            midi_out.close()
+            midi_in.close()
+    return 0
+
+
+def print_ports(api: str) -> int:
+    """Print the MIDI ports an input can listen to and an output can play to."""
+    from liveimpro.ports import list_ports
+
+    ports = list_ports(api)
+    for heading, key in (("inputs (listen to)", "inputs"), ("outputs (play to)", "outputs")):
+        print(f"{heading}:")
+        for name in ports[key]:
+            print(f"  {name}")
+    return 0

@@ -1,0 +1,156 @@
+"""Capturing the performer's phrase from incoming MIDI, and priming the model with it.
+
+:class:`PhraseCapture` is pure policy: it turns mido messages (already placed on the tick
+grid) into note events, resolving the sustain pedal, and decides when a phrase is over:
+after a silence, on the end-phrase controller, or at the maximum length.
+:class:`PhrasePrimer` encodes each event and feeds it to the continuation as it comes,
+so ending a phrase costs the same however long it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mido
+
+from liveimpro.continuation import Continuation
+from liveimpro.settings import PhraseSettings
+from liveimpro.vocabulary import TICKS_PER_BEAT, EventEncoder, NoteEvent
+
+SUSTAIN_CC = 64
+PEDAL_DOWN = 64  # controller values from here up mean "on"
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A finished phrase: its span in ticks, size and loudness.
+
+    ``closing`` holds note-offs at ``end_tick`` for notes still held when it ended.
+    """
+
+    start_tick: int
+    end_tick: int
+    note_count: int
+    mean_velocity: float
+    closing: tuple[NoteEvent, ...] = ()
+
+
+class PhraseCapture:
+    """Collects one phrase at a time; ``channel`` 0 listens to every channel (else 1..16)."""
+
+    def __init__(self, settings: PhraseSettings, channel: int = 0) -> None:
+        if not isinstance(settings, PhraseSettings):
+            raise TypeError(f"settings must be PhraseSettings, got {type(settings).__name__}")
+        if not 0 <= channel <= 16:
+            raise ValueError(f"channel must be in [0, 16] (0 = all), got {channel}")
+        self.settings = settings
+        self.channel = channel
+        self._silence_ticks = settings.silence_beats * TICKS_PER_BEAT
+        self._max_ticks = settings.max_beats * TICKS_PER_BEAT
+        self._pedal_down = False
+        self._reset()
+
+    @property
+    def active(self) -> bool:
+        """Whether a phrase has begun and not ended."""
+        return self.start_tick is not None
+
+    def _reset(self) -> None:
+        self.start_tick: int | None = None
+        self._last_tick = 0
+        self._keys_down: set[int] = set()
+        self._sustained: set[int] = set()  # released keys the pedal holds
+        self._velocities: list[int] = []
+        self._end_requested = False
+
+    def feed(self, message: mido.Message, tick: int) -> list[NoteEvent]:
+        """The phrase's note events that ``message``, arriving at ``tick``, makes."""
+        if not hasattr(message, "channel") or (
+            self.channel and message.channel != self.channel - 1
+        ):
+            return []
+        if message.type == "note_on" and message.velocity > 0:
+            return self._note_on(message.note, message.velocity, tick)
+        if message.type in ("note_on", "note_off"):
+            return self._note_off(message.note, tick)
+        if message.type == "control_change":
+            return self._control(message.control, message.value, tick)
+        return []
+
+    def _note_on(self, pitch: int, velocity: int, tick: int) -> list[NoteEvent]:
+        if self.start_tick is None:
+            self.start_tick = tick
+        self._keys_down.add(pitch)
+        self._sustained.discard(pitch)
+        self._velocities.append(velocity)
+        self._last_tick = tick
+        return [NoteEvent(tick, pitch, velocity)]
+
+    def _note_off(self, pitch: int, tick: int) -> list[NoteEvent]:
+        if pitch not in self._keys_down:
+            return []  # a note from before this phrase, or already ended
+        self._keys_down.discard(pitch)
+        self._last_tick = tick
+        if self._pedal_down:
+            self._sustained.add(pitch)
+            return []
+        return [NoteEvent(tick, pitch, 0)]
+
+    def _control(self, control: int, value: int, tick: int) -> list[NoteEvent]:
+        if control == SUSTAIN_CC:
+            self._pedal_down = value >= PEDAL_DOWN
+            if self._pedal_down or not self._sustained:
+                return []
+            released = [NoteEvent(tick, pitch, 0) for pitch in sorted(self._sustained)]
+            self._sustained.clear()
+            self._last_tick = tick
+            return released
+        if control == self.settings.end_cc and value >= PEDAL_DOWN and self.active:
+            self._end_requested = True
+        return []
+
+    def poll(self, tick: int) -> Phrase | None:
+        """The phrase, if it is over at ``tick`` and long enough; the capture then starts afresh.
+
+        A phrase with fewer than ``min_notes`` notes is dropped without a word.
+        """
+        if self.start_tick is None:
+            return None
+        sounding = self._keys_down | self._sustained
+        silent_long_enough = not sounding and tick - self._last_tick >= self._silence_ticks
+        too_long = tick - self.start_tick >= self._max_ticks
+        if not (silent_long_enough or too_long or self._end_requested):
+            return None
+        end_tick = max(self._last_tick, tick) if sounding else self._last_tick
+        phrase = Phrase(
+            start_tick=self.start_tick,
+            end_tick=end_tick,
+            note_count=len(self._velocities),
+            mean_velocity=sum(self._velocities) / len(self._velocities),
+            closing=tuple(NoteEvent(end_tick, pitch, 0) for pitch in sorted(sounding)),
+        )
+        self._reset()
+        return phrase if phrase.note_count >= self.settings.min_notes else None
+
+
+class PhrasePrimer:
+    """Feeds a phrase's events to a continuation as they arrive."""
+
+    def __init__(self, continuation: Continuation) -> None:
+        self.continuation = continuation
+        self._encoder: EventEncoder | None = None
+
+    def begin(self, tick: int) -> None:
+        """Reset the continuation for a phrase whose first event is at ``tick``."""
+        self.continuation.start(tick)
+        self._encoder = EventEncoder(self.continuation.vocabulary, self.continuation.tick)
+
+    def feed(self, events: list[NoteEvent]) -> None:
+        if self._encoder is None:
+            raise RuntimeError("begin() a phrase before feeding it")
+        for event in events:
+            if event.is_on:
+                tokens = self._encoder.note_on(event.pitch, event.velocity, event.tick)
+            else:
+                tokens = self._encoder.note_off(event.pitch, event.tick)
+            self.continuation.feed_tokens(tokens)

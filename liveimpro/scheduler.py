@@ -1,0 +1,137 @@
+"""Streaming a response out of the port on the clock, a bounded lookahead ahead of it.
+
+:class:`ResponseScheduler` is the one place that knows which response notes sound: it
+pulls note events from the continuation up to ``lookahead`` ticks past the clock, turns
+their ticks into port time and hands them to ``OutputPort.send_at``. Every note it turns
+on it also turns off: at the note's end, at the response's end, or in ``stop()``. With
+``send_clock`` it also sends MIDI start and 24 clock pulses per beat.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import mido
+
+from liveimpro.clock import TempoClock
+from liveimpro.continuation import Continuation
+from liveimpro.ports import OutputPort
+from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
+
+
+def keep_velocity(velocity: int) -> int:
+    return velocity
+
+
+class ResponseScheduler:
+    """Plays one response at a time on ``channel`` (0..15) of ``port``."""
+
+    def __init__(
+        self,
+        port: OutputPort,
+        clock: TempoClock,
+        channel: int,
+        lookahead_beats: float,
+        *,
+        send_clock: bool = False,
+    ) -> None:
+        if not 0 <= channel <= 15:
+            raise ValueError(f"channel must be in [0, 15], got {channel}")
+        if not 0 < lookahead_beats <= 1:
+            raise ValueError(f"lookahead_beats must be in (0, 1], got {lookahead_beats}")
+        self.port = port
+        self.clock = clock
+        self.channel = channel
+        self.lookahead_ticks = max(1, round(lookahead_beats * TICKS_PER_BEAT))
+        self.sounding: dict[int, int] = {}  # pitch -> tick of its scheduled note-on
+        self._continuation: Continuation | None = None
+        self._generated_to = 0  # every event before this tick is scheduled
+        self.start_tick = 0
+        self.end_tick = 0
+        self._velocity: Callable[[int], int] = keep_velocity
+        self._send_clock = send_clock
+        self._next_pulse: int | None = None  # next tick to pulse on; None: find it from now
+        self._clock_started = False
+
+    @property
+    def playing(self) -> bool:
+        """Whether a response is under way (until the clock passes its end)."""
+        return self._continuation is not None
+
+    def start(
+        self,
+        continuation: Continuation,
+        start_tick: int,
+        end_tick: int,
+        velocity: Callable[[int], int] = keep_velocity,
+    ) -> None:
+        """Play ``continuation`` from ``start_tick`` (advancing it there) to ``end_tick``."""
+        if end_tick <= start_tick:
+            raise ValueError(f"end_tick must be > start_tick {start_tick}, got {end_tick}")
+        if self.playing:
+            raise RuntimeError("a response is already playing; stop() it first")
+        continuation.advance_to(start_tick)
+        self._continuation = continuation
+        self._generated_to = start_tick
+        self.start_tick = start_tick
+        self.end_tick = end_tick
+        self._velocity = velocity
+
+    def update(self, now: float) -> None:
+        """Schedule everything due before the clock's tick at ``now`` plus the lookahead."""
+        horizon = self.clock.current_tick(now) + self.lookahead_ticks
+        if self._send_clock:
+            self._schedule_pulses(horizon)
+        if self._continuation is None:
+            return
+        if self._generated_to < self.end_tick:
+            target = min(horizon, self.end_tick)
+            events = self._continuation.generate_until(target)
+            if target == self.end_tick:
+                events += self._continuation.release_all(self.end_tick)
+            self._schedule(events)
+            self._generated_to = target
+            if target == self.end_tick:
+                self._end_sounding(self.end_tick)  # the response's end is a hard stop
+        if self.clock.tick_at(now) >= self.end_tick:
+            self._continuation = None
+
+    def stop(self) -> None:
+        """Silence the response now: note-offs for sounding notes and CC123, via port panic."""
+        self.port.panic()
+        self.sounding.clear()
+        self._continuation = None
+        self._next_pulse = None  # panic cancelled the pulses scheduled ahead; reschedule them
+
+    def _schedule(self, events: list[NoteEvent]) -> None:
+        for event in events:
+            if event.is_on:
+                if event.pitch in self.sounding:  # a retrigger: end the old note first
+                    self._send(NoteEvent(event.tick, event.pitch, 0))
+                self.sounding[event.pitch] = event.tick
+                self._send(NoteEvent(event.tick, event.pitch, self._velocity(event.velocity)))
+            elif self.sounding.pop(event.pitch, None) is not None:
+                self._send(event)  # offs for notes we never played (the phrase's) are skipped
+
+    def _end_sounding(self, tick: int) -> None:
+        for pitch in sorted(self.sounding):
+            self._send(NoteEvent(tick, pitch, 0))
+        self.sounding.clear()
+
+    def _send(self, event: NoteEvent) -> None:
+        kind = "note_on" if event.is_on else "note_off"
+        message = mido.Message(
+            kind, channel=self.channel, note=event.pitch, velocity=event.velocity
+        )
+        self.port.send_at(message, self.clock.time_of(event.tick))
+
+    def _schedule_pulses(self, horizon: int) -> None:
+        if self._next_pulse is None:
+            self._next_pulse = max(0, math.ceil(self.clock.tick_at(self.port.now())))
+            if not self._clock_started:  # MIDI start goes just before the first pulse
+                self.port.send_at(mido.Message("start"), self.clock.time_of(self._next_pulse))
+                self._clock_started = True
+        for tick in range(self._next_pulse, horizon):
+            self.port.send_at(mido.Message("clock"), self.clock.time_of(tick))
+        self._next_pulse = max(self._next_pulse, horizon)

@@ -1,0 +1,150 @@
+import mido
+import pytest
+from midicheck import stuck_notes
+
+from liveimpro.clock import TempoClock
+from liveimpro.continuation import build_continuation
+from liveimpro.improviser import Improviser, velocity_follower
+from liveimpro.modelfile import load_model
+from liveimpro.ports import ALL_NOTES_OFF, MemoryOutputPort
+from liveimpro.scheduler import ResponseScheduler
+from liveimpro.settings import (
+    ContinuationSettings,
+    DaemonSettings,
+    PhraseSettings,
+    ResponseSettings,
+    SamplingSettings,
+    Settings,
+)
+
+MS_PER_TICK = 20  # 125 bpm on a millisecond clock
+STEP_MS = 5  # the daemon loop's turn, in the fake clock
+
+
+class Rig:
+    """An improviser on memory ports and a fake millisecond clock."""
+
+    def __init__(self, model_dir, **response) -> None:
+        self.now = 0.0
+        thru = response.pop("thru", False)
+        self.settings = Settings(
+            sampling=SamplingSettings(seed=3),
+            continuation=ContinuationSettings(beats=4.0, beats_per_bar=4),
+            daemon=DaemonSettings(thru=thru),
+            phrase=PhraseSettings(silence_beats=1.0, min_notes=2),
+            response=ResponseSettings(**response),
+        )
+        self.port = MemoryOutputPort(now=lambda: self.now)
+        self.clock = TempoClock(bpm=125, start=0.0, units_per_second=1000)
+        continuation = build_continuation(
+            load_model(model_dir), self.settings.sampling, self.settings.notes, ticks_per_bar=96
+        )
+        self.scheduler = ResponseScheduler(self.port, self.clock, channel=0, lookahead_beats=0.5)
+        self.improviser = Improviser(
+            self.settings, continuation, self.clock, self.scheduler, self.port
+        )
+
+    def play(self, message: mido.Message) -> None:
+        self.improviser.handle(message.copy(time=self.now))
+
+    def wait(self, ms: float) -> None:
+        end = self.now + ms
+        while self.now < end:
+            self.now += STEP_MS
+            self.improviser.update(self.now)
+
+    def phrase(self, pitches=(60, 62, 64), velocity: int = 90) -> None:
+        for pitch in pitches:
+            self.play(mido.Message("note_on", note=pitch, velocity=velocity))
+            self.wait(7 * MS_PER_TICK)
+            self.play(mido.Message("note_off", note=pitch))
+            self.wait(3 * MS_PER_TICK)
+
+    def wait_for_response(self) -> None:
+        for _ in range(1000):
+            if self.scheduler.playing:
+                return
+            self.wait(STEP_MS)
+        raise AssertionError("no response started")
+
+    def everything_sent(self) -> list[mido.Message]:
+        return sorted(self.port.sent + self.port.scheduled, key=lambda m: m.time)
+
+
+@pytest.mark.parametrize(("quantize", "grid"), [("immediate", 1), ("beat", 24), ("bar", 96)])
+def test_response_starts_on_the_grid_after_the_phrase(random_model_dir, quantize, grid) -> None:
+    rig = Rig(random_model_dir, quantize=quantize)
+    rig.now = 13 * MS_PER_TICK + 3  # off the grid
+    rig.phrase()
+    phrase_end = rig.clock.current_tick(rig.now)
+    rig.wait_for_response()
+    start = rig.scheduler.start_tick
+    assert start % grid == 0
+    assert phrase_end <= start < phrase_end + 24 + grid  # a beat of silence, then the grid
+    assert rig.scheduler.end_tick == start + 4 * 24
+    assert all(m.time >= rig.clock.time_of(start) for m in rig.port.scheduled)
+
+
+def test_every_response_note_on_has_its_off(random_model_dir) -> None:
+    rig = Rig(random_model_dir)
+    rig.phrase()
+    rig.wait_for_response()
+    rig.wait(8 * 24 * MS_PER_TICK)
+    assert rig.improviser.state == "listening"
+    assert any(m.type == "note_on" for m in rig.port.scheduled)
+    assert stuck_notes(rig.everything_sent()) == set()
+
+
+def test_proportional_length_follows_the_phrase(random_model_dir) -> None:
+    rig = Rig(random_model_dir, length="proportional", proportion=2.0)
+    rig.phrase()  # 27 ticks from the first note-on to the last note-off
+    rig.wait_for_response()
+    assert rig.scheduler.end_tick - rig.scheduler.start_tick == 2 * 27
+
+
+def test_barge_in_silences_the_response_and_keeps_the_new_note(random_model_dir) -> None:
+    rig = Rig(random_model_dir, on_new_phrase="barge_in", thru=True)
+    rig.phrase()
+    rig.wait_for_response()
+    while not rig.scheduler.sounding:
+        rig.wait(STEP_MS)
+    sounding = set(rig.scheduler.sounding)
+    sent_before = len(rig.port.sent)
+    rig.play(mido.Message("note_on", note=72, velocity=100))
+    assert rig.improviser.state == "listening"
+    sent = rig.port.sent[sent_before:]
+    offs = {m.note for m in sent if m.type == "note_off"}
+    assert sounding <= offs
+    assert sum(m.type == "control_change" and m.control == ALL_NOTES_OFF for m in sent) == 16
+    assert sent[-1].type == "note_on" and sent[-1].note == 72  # thru, after the panic
+    assert rig.port.scheduled == []
+
+
+def test_overlap_lets_the_response_finish_then_answers_again(random_model_dir) -> None:
+    rig = Rig(random_model_dir, on_new_phrase="overlap")
+    rig.phrase()
+    rig.wait_for_response()
+    first_end = rig.scheduler.end_tick
+    rig.phrase(pitches=(67, 69))
+    assert rig.improviser.state == "responding"
+    assert rig.scheduler.end_tick == first_end
+    rig.wait(first_end * MS_PER_TICK - rig.now + 2 * 24 * MS_PER_TICK)
+    assert rig.scheduler.playing and rig.scheduler.start_tick >= first_end  # a second answer
+    assert not any(m.type == "control_change" for m in rig.port.sent)  # never silenced
+
+
+def test_velocity_follow_moves_toward_the_phrase_mean(random_model_dir) -> None:
+    rig = Rig(random_model_dir, velocity_follow=1.0)
+    rig.phrase(velocity=33)
+    rig.wait_for_response()
+    rig.wait(4 * 24 * MS_PER_TICK)
+    velocities = {m.velocity for m in rig.port.scheduled if m.type == "note_on"}
+    assert velocities == {33}
+
+
+@pytest.mark.parametrize(
+    ("velocity", "mean", "follow", "expected"),
+    [(100, 40, 0.0, 100), (100, 40, 0.5, 70), (100, 40, 1.0, 40), (2, 0, 1.0, 1)],
+)
+def test_velocity_follower(velocity, mean, follow, expected) -> None:
+    assert velocity_follower(mean, follow)(velocity) == expected

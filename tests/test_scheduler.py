@@ -1,0 +1,117 @@
+import pytest
+from midicheck import stuck_notes
+
+from liveimpro.clock import TempoClock
+from liveimpro.continuation import build_continuation
+from liveimpro.modelfile import load_model
+from liveimpro.ports import ALL_NOTES_OFF, MemoryOutputPort
+from liveimpro.scheduler import ResponseScheduler
+from liveimpro.settings import NotesSettings, SamplingSettings
+
+MS_PER_TICK = 20  # 125 bpm on a millisecond clock
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rig(random_model_dir):
+    time = FakeTime()
+    port = MemoryOutputPort(now=time)
+    clock = TempoClock(bpm=125, start=0.0, units_per_second=1000)
+    continuation = build_continuation(
+        load_model(random_model_dir),
+        SamplingSettings(seed=5),
+        NotesSettings(max_note_beats=1.0),
+        ticks_per_bar=96,
+    )
+    continuation.start(0)
+    return time, port, clock, continuation
+
+
+def play_through(scheduler: ResponseScheduler, time: FakeTime, until_ms: float) -> None:
+    while scheduler.playing and time.now <= until_ms:
+        scheduler.update(time.now)
+        time.now += 7
+
+
+def test_response_is_generated_at_most_the_lookahead_ahead(rig) -> None:
+    time, port, clock, continuation = rig
+    scheduler = ResponseScheduler(port, clock, channel=3, lookahead_beats=0.5)
+    scheduler.start(continuation, start_tick=24, end_tick=24 + 16 * 24)
+    time.now = clock.time_of(24)
+    while scheduler.playing:
+        scheduler.update(time.now)
+        horizon = clock.time_of(clock.current_tick(time.now) + 12)
+        assert all(message.time <= horizon for message in port.scheduled)
+        time.now += 7
+    notes = [m for m in port.scheduled if m.type in ("note_on", "note_off")]
+    assert any(m.type == "note_on" for m in notes)
+    assert all(m.channel == 3 for m in notes)
+    assert all(clock.time_of(24) <= m.time <= clock.time_of(24 + 16 * 24) for m in notes)
+    assert stuck_notes(sorted(port.scheduled, key=lambda m: m.time)) == set()
+
+
+def test_no_note_outlasts_the_response_end(rig) -> None:
+    time, port, clock, continuation = rig
+    continuation.feed_tokens([continuation.vocabulary.note_on(60)])  # held into the response
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=1.0)
+    scheduler.start(continuation, start_tick=0, end_tick=30)
+    play_through(scheduler, time, until_ms=10_000)
+    assert not scheduler.playing and scheduler.sounding == {}
+    assert max(m.time for m in port.scheduled) <= clock.time_of(30)
+    assert stuck_notes(sorted(port.scheduled, key=lambda m: m.time)) == set()
+
+
+def test_stop_sends_offs_for_every_sounding_note_and_cc123(rig) -> None:
+    time, port, clock, continuation = rig
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=1.0)
+    scheduler.start(continuation, start_tick=0, end_tick=64 * 24)
+    while not scheduler.sounding:
+        scheduler.update(time.now)
+        time.now += 7
+    playing = {(0, pitch) for pitch in scheduler.sounding}
+    scheduler.stop()
+    assert not scheduler.playing and scheduler.sounding == {}
+    assert port.scheduled == []  # nothing still to come
+    offs = {(m.channel, m.note) for m in port.sent if m.type == "note_off"}
+    assert playing <= offs
+    cc123 = [m for m in port.sent if m.type == "control_change" and m.control == ALL_NOTES_OFF]
+    assert len(cc123) == 16
+
+
+def test_send_clock_sends_start_then_a_pulse_on_every_tick(rig) -> None:
+    time, port, clock, _ = rig
+    time.now = -100.0  # before tick 0
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=0.5, send_clock=True)
+    scheduler.update(time.now)
+    time.now = 50.0
+    scheduler.update(time.now)
+    assert port.scheduled[0].type == "start" and port.scheduled[0].time == 0.0
+    pulses = [m.time for m in port.scheduled if m.type == "clock"]
+    assert pulses == [tick * MS_PER_TICK for tick in range(len(pulses))]
+    assert len(pulses) == clock.current_tick(50.0) + 12  # half a beat ahead
+
+
+def test_start_after_stop_cancelled_pulses_resumes_from_now(rig) -> None:
+    time, port, clock, _ = rig
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=0.5, send_clock=True)
+    scheduler.update(time.now)
+    scheduler.stop()
+    time.now = 5 * MS_PER_TICK + 1
+    scheduler.update(time.now)
+    pulses = [m.time for m in port.scheduled if m.type == "clock"]
+    assert pulses[0] == 6 * MS_PER_TICK
+    assert not any(m.type == "start" for m in port.scheduled)  # the clock goes on, not over
+
+
+@pytest.mark.parametrize("lookahead", [0, 1.5])
+def test_lookahead_out_of_range_is_rejected(rig, lookahead: float) -> None:
+    _, port, clock, _ = rig
+    with pytest.raises(ValueError, match=r"lookahead_beats must be in \(0, 1\]"):
+        ResponseScheduler(port, clock, channel=0, lookahead_beats=lookahead)
