@@ -25,6 +25,17 @@ _LIMITS = {
 }
 
 
+def check_hyperparameter(name: str, value: object) -> None:
+    """TypeError or ValueError (with the allowed range) for a bad ModelSpec field value."""
+    low, high = _LIMITS[name]
+    kind = float if name == "dropout" else int
+    allowed = (int, float) if kind is float else (int,)
+    if isinstance(value, bool) or not isinstance(value, allowed):
+        raise TypeError(f"model {name} must be {kind.__name__}, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"model {name} must be in [{low}, {high}], got {value}")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Hyperparameters, saved in every model.json and read by training and runtime."""
@@ -36,15 +47,8 @@ class ModelSpec:
     dropout: float = 0.25
 
     def __post_init__(self) -> None:
-        for name, (low, high) in _LIMITS.items():
-            value = getattr(self, name)
-            kind = float if name == "dropout" else int
-            if isinstance(value, bool) or not isinstance(
-                value, (int, float) if kind is float else int
-            ):
-                raise TypeError(f"model {name} must be {kind.__name__}, got {type(value).__name__}")
-            if not low <= value <= high:
-                raise ValueError(f"model {name} must be in [{low}, {high}], got {value}")
+        for name in _LIMITS:
+            check_hyperparameter(name, getattr(self, name))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -28,7 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from liveimpro.model import ModelSpec, build_keras_model
+from liveimpro.model import ModelSpec, build_keras_model, check_hyperparameter
 from liveimpro.vocabulary import Vocabulary, VocabularySpec
 from training.shards import Shard, load_shard
 
@@ -39,17 +39,15 @@ FINAL_LEARNING_RATE_FRACTION = 0.05  # the linear decay ends at 5 % of the start
 
 log = logging.getLogger(__name__)
 
+_MODEL_FIELDS = ("layers", "units", "embed_dim", "dropout")  # checked by liveimpro.model
 _INT_LIMITS = {
-    "layers": (1, 8),
-    "units": (1, 4096),
-    "embed_dim": (1, 2048),
     "seq_len": (2, 65536),
     "batch": (1, 65536),
     "epochs": (1, 10000),
     "seed": (0, 2**32 - 1),
     "patience": (1, 10000),
 }
-_FLOAT_LIMITS = {"dropout": (0.0, 0.9), "learning_rate": (1e-7, 1.0), "clipnorm": (1e-6, 1e6)}
+_FLOAT_LIMITS = {"learning_rate": (1e-7, 1.0), "clipnorm": (1e-6, 1e6)}
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,8 @@ class TrainOptions:
     out_dir: Path = Path("runs/model")
 
     def __post_init__(self) -> None:
+        for name in _MODEL_FIELDS:
+            check_hyperparameter(name, getattr(self, name))
         for name, (low, high) in _INT_LIMITS.items():
             _check_range(name, getattr(self, name), int, low, high)
         for name, (low, high) in _FLOAT_LIMITS.items():
