@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from liveimpro import ctl
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
 
 
@@ -75,6 +76,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_daemon(args: argparse.Namespace) -> int:
+    from liveimpro import benchdaemon
+
+    options = {"model": args.model, "period": args.period}
+    if args.what == "latency":
+        result = benchdaemon.bench_latency(
+            lengths=tuple(args.lengths), phrases=args.phrases, **options
+        )
+    elif args.what == "jitter":
+        result = benchdaemon.bench_jitter(beats=args.beats, bpm=args.bpm, **options)
+    elif args.what == "startup":
+        result = benchdaemon.bench_startup(runs=args.runs, **options)
+    else:
+        result = benchdaemon.bench_idle(seconds=args.seconds, **options)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_bench_control(args: argparse.Namespace) -> int:
+    from liveimpro.benchcontrol import bench_control
+
+    result = bench_control(
+        model=args.model, requests=args.requests, seconds=args.seconds, rate=args.rate
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from liveimpro.modelfile import available_models, load_model
 
@@ -96,6 +125,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     daemon = _with(settings.daemon, api=args.api, input=args.input, output=args.output)
     model = _with(settings.model, name=args.model)
     return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from liveimpro.demo_session import DEMO_PHRASE, run_demo
+    from liveimpro.midisystem import MidiSystemError
+    from liveimpro.modelfile import resolve_model
+
+    settings = _settings(args)
+    model = _with(settings.model, name=args.model)
+    resolve_model(model.name, model.models_path())  # an unknown model fails here, in one line
+    try:
+        return run_demo(
+            dataclasses.replace(settings, model=model),
+            args.phrase or DEMO_PHRASE,
+            args.output,
+            period=args.period,
+        )
+    except MidiSystemError as error:
+        raise UsageError(str(error)) from error
+    except KeyboardInterrupt:  # the daemon, our ports and any private server are stopped by now
+        print("liveimpro demo: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
@@ -132,6 +183,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     engine.add_argument("--steps", type=int, default=2000, help="engine steps per size")
     engine.set_defaults(run=cmd_bench)
+    daemon_kinds = {
+        "latency": "phrase end -> first answer note, p50/p99 per phrase length",
+        "jitter": "answer timing against the ideal tick grid at the receiver",
+        "startup": "daemon start to ready, memory, no TensorFlow",
+        "idle": "the daemon's CPU while it waits",
+    }
+    daemon_benches = {}
+    for what, help_text in daemon_kinds.items():
+        kind = bench_kinds.add_parser(
+            what, help=f"live daemon on a private JACK server: {help_text}"
+        )
+        kind.add_argument("--model", default="folk", help="model name (under models/) or path")
+        kind.add_argument("--period", type=int, default=256, help="JACK period in frames")
+        kind.set_defaults(run=cmd_bench_daemon)
+        daemon_benches[what] = kind
+    daemon_benches["latency"].add_argument(
+        "--lengths", type=int, nargs="+", default=[8, 64, 512], help="phrase lengths in notes"
+    )
+    daemon_benches["latency"].add_argument(
+        "--phrases", type=int, default=20, help="phrases played per length"
+    )
+    daemon_benches["jitter"].add_argument(
+        "--beats", type=float, default=32.0, help="length of the answer measured, in beats"
+    )
+    daemon_benches["jitter"].add_argument(
+        "--bpm", type=float, default=120.0, help="tempo of the daemon's clock"
+    )
+    daemon_benches["startup"].add_argument("--runs", type=int, default=5, help="daemon starts")
+    daemon_benches["idle"].add_argument(
+        "--seconds", type=float, default=10.0, help="idle wall time measured"
+    )
+
+    control = bench_kinds.add_parser(
+        "control", help="control round trip in an answer; output jitter with and without load"
+    )
+    control.add_argument("--model", default="folk", help="model name (under models/) or path")
+    control.add_argument("--requests", type=int, default=2000, help="round trips timed")
+    control.add_argument("--seconds", type=float, default=8.0, help="jitter measured per case")
+    control.add_argument("--rate", type=int, default=1000, help="control load, requests/s")
+    control.set_defaults(run=cmd_bench_control)
 
     models = commands.add_parser("models", help="list the available models")
     models.set_defaults(run=cmd_models)
@@ -145,9 +236,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model", help="model name (under models/) or path")
     run.set_defaults(run=cmd_run)
 
+    demo = commands.add_parser(
+        "demo", help="play the demo phrase into the live daemon; show and save its answer"
+    )
+    demo.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    demo.add_argument("--model", help="model name (under models/) or path")
+    demo.add_argument(
+        "-o", "--output", type=Path, default=Path("demo.mid"), help="MIDI file to write"
+    )
+    demo.add_argument(
+        "--phrase", type=Path, default=None, help="MIDI file to play (default: the demo phrase)"
+    )
+    demo.add_argument(
+        "--period",
+        type=int,
+        default=256,
+        help="JACK period in frames, if a private server is started",
+    )
+    demo.set_defaults(run=cmd_demo)
+
     ports = commands.add_parser("ports", help="list the MIDI ports")
     ports.add_argument("--api", choices=MIDI_APIS, default="jack", help="MIDI API")
     ports.set_defaults(run=cmd_ports)
+
+    ctl.add_parsers(commands)
     return parser
 
 

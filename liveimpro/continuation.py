@@ -24,6 +24,9 @@ from liveimpro.vocabulary import (
     metrical_position,
 )
 
+# engine state, decoder, last logits, short-term history length: enough to re-sample from here
+ContinuationState = tuple[EngineState, EventDecoder, np.ndarray | None, int]
+
 
 class Continuation:
     """The engine plus the tick, meter and note state of one performance."""
@@ -44,6 +47,7 @@ class Continuation:
         self.ticks_per_bar = ticks_per_bar
         self.decoder = EventDecoder(vocabulary)
         self._logits = None
+        self._rest: tuple[ContinuationState, int] | None = None  # see replan
         self.adaptation = adaptation if adaptation and adaptation.enabled else None
         self.short_term = (
             ShortTermModel(vocabulary.size, self.adaptation.order) if self.adaptation else None
@@ -68,6 +72,7 @@ class Continuation:
         Only tokens the performer played (``heard``) teach the short-term model:
         learning from its own samples would make it loop on them.
         """
+        self._rest = None
         events = []
         for token in tokens:
             event = self.decoder.feed(token)
@@ -84,19 +89,20 @@ class Continuation:
         if tick > self.decoder.tick:
             self.feed_tokens(self.vocabulary.shifts(tick - self.decoder.tick))
 
-    def snapshot(self) -> tuple[EngineState, EventDecoder, object, int]:
+    def snapshot(self) -> ContinuationState:
         """Everything needed to re-sample a response from this point (``mutate``)."""
         logits = None if self._logits is None else self._logits.copy()
         heard = len(self.short_term.history) if self.short_term else 0
         return self.engine.snapshot(), self.decoder.copy(), logits, heard
 
-    def restore(self, saved: tuple[EngineState, EventDecoder, object, int]) -> None:
+    def restore(self, saved: ContinuationState) -> None:
         state, decoder, logits, heard = saved
         self.engine.restore(state)
         if self.short_term:
             self.short_term.truncate(heard)
         self.decoder = decoder.copy()
         self._logits = None if logits is None else logits.copy()
+        self._rest = None
 
     def generate_until(self, tick: int) -> list[NoteEvent]:
         """Sample tokens until the clock reaches ``tick``; the note events made (all before it).
@@ -109,8 +115,30 @@ class Continuation:
         events: list[NoteEvent] = []
         while self.decoder.tick < tick:
             token = self.sampler.sample(self._prediction(), self.mask.allowed(self.decoder))
+            rest = self._rest_past(tick, token)
             events += self.feed_tokens([token], heard=False)
+            self._rest = rest
         return events
+
+    def _rest_past(self, tick: int, token: int) -> tuple[ContinuationState, int] | None:
+        """The state before ``token`` if it is a rest (shift) that reaches past ``tick``."""
+        shift_base = self.vocabulary.shift_base
+        if token < shift_base or self.decoder.tick + token - shift_base + 1 <= tick:
+            return None
+        return self.snapshot(), tick
+
+    def replan(self) -> None:
+        """Draw afresh from the tick generation was last asked to reach.
+
+        Generation stops with the token that reaches that tick, and a rest may reach well
+        past it, decided with the sampling parameters of its time. If the last token did,
+        the rest is cut back to that tick, so that new parameters apply from there.
+        """
+        if self._rest is None:
+            return
+        saved, tick = self._rest
+        self.restore(saved)
+        self.feed_tokens(self.vocabulary.shifts(tick - self.decoder.tick), heard=False)
 
     def _prediction(self) -> np.ndarray:
         """Next-token logits: the network's, or its mixture with the short-term model."""

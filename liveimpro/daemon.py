@@ -8,23 +8,28 @@ Never imports TensorFlow or Keras.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Callable
 from functools import partial
 from types import FrameType
 
 import mido
 
-from liveimpro.clock import TempoClock
+from liveimpro.clocksync import build_clock
 from liveimpro.continuation import build_continuation
+from liveimpro.control import Controls
+from liveimpro.controlserver import ControlPlane
 from liveimpro.engine import pin_blas_threads
 from liveimpro.improviser import Improviser
 from liveimpro.modelfile import load_model, resolve_model
 from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
 from liveimpro.scheduler import ResponseScheduler
-from liveimpro.settings import DaemonSettings, Settings
+from liveimpro.settings import ClockSettings, DaemonSettings, Settings
 from liveimpro.vocabulary import TICKS_PER_BEAT
 
 POLL_TIMEOUT_S = 0.002  # input wait per loop turn; bounds how late the lookahead is topped up
+RECONNECT_INTERVAL_S = 1.0
+MESSAGES_PER_TURN = 64  # input handled between two updates of the response and stop checks
 CLOCK_START_LEAD_S = 0.1  # tick 0 lies this far after startup, so MIDI start can be queued
 
 
@@ -49,14 +54,34 @@ def open_ports(settings: DaemonSettings) -> tuple[InputPort, OutputPort, float]:
     return midi_in, midi_out, units_per_second
 
 
-def serve(improviser: Improviser, midi_in: InputPort, should_stop: Callable[[], bool]) -> None:
-    """Poll and tick until ``should_stop()``; the caller silences the output afterwards."""
+def serve(
+    improviser: Improviser,
+    midi_in: InputPort,
+    should_stop: Callable[[], bool],
+    controls: Controls | None = None,
+) -> None:
+    """Poll and tick until ``should_stop()``; the caller silences the output afterwards.
+
+    Once a second both ports reconnect to their peers if those went away. With
+    ``controls``, messages and turns go through them (they pass them on to the improviser).
+    A turn handles at most MESSAGES_PER_TURN messages, so a flood delays neither.
+    """
+    player = controls or improviser
+    next_check = time.monotonic()
     while not should_stop():
+        if time.monotonic() >= next_check:
+            next_check += RECONNECT_INTERVAL_S
+            for port in (midi_in, improviser.output):
+                if (line := port.keep_connected()) is not None:
+                    print(f"liveimpro: {line}", flush=True)
         message = midi_in.receive(timeout=POLL_TIMEOUT_S)
+        handled = 0
         while message is not None:
-            improviser.handle(message)
-            message = midi_in.poll()
-        improviser.update(improviser.output.now())
+            player.handle(message)
+            handled += 1
+            # A flood must not starve the clock or the stop flag: the rest waits a turn.
+            message = midi_in.poll() if handled < MESSAGES_PER_TURN else None
+        player.update(improviser.output.now())
 
 
 class StopSignals:
@@ -84,8 +109,22 @@ class StopSignals:
         return self.received is not None
 
 
+def describe_clock(settings: ClockSettings) -> str:
+    if settings.source == "external":
+        return "following the MIDI clock on the input"
+    return f"{settings.bpm:g} bpm"
+
+
 def run_daemon(settings: Settings) -> int:
-    """Load the model, open the ports and improvise until a stop signal."""
+    """Load the model, open the ports and improvise until a stop signal.
+
+    The signal handlers go in first, so a stop during start-up also ends cleanly.
+    """
+    with StopSignals() as stop:
+        return _improvise(settings, stop)
+
+
+def _improvise(settings: Settings, stop: StopSignals) -> int:
     pin_blas_threads()
     model = load_model(resolve_model(settings.model.name, settings.model.models_path()))
     ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
@@ -97,7 +136,7 @@ def run_daemon(settings: Settings) -> int:
     scheduler = None
     try:
         start = midi_out.now() + CLOCK_START_LEAD_S * units_per_second
-        clock = TempoClock(settings.clock.bpm, start, units_per_second)
+        clock = build_clock(settings.clock, start, units_per_second)
         channel = response.channel - 1
         scheduler = ResponseScheduler(
             midi_out,
@@ -109,14 +148,17 @@ def run_daemon(settings: Settings) -> int:
         if response.program >= 0:
             midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
         improviser = Improviser(settings, continuation, clock, scheduler, midi_out)
-        with StopSignals() as stop:
+        with ControlPlane(settings.control, improviser, model.name) as control:
             print(
                 f"liveimpro: listening on {midi_in.name!r}, playing on {midi_out.name!r} "
-                f"(model {model.name}, {settings.clock.bpm:g} bpm)",
+                f"(model {model.name}, {describe_clock(settings.clock)}); {control.summary}",
                 flush=True,
             )
-            serve(improviser, midi_in, stop)
-        print("liveimpro: stopped", flush=True)
+            serve(improviser, midi_in, stop, control.controls)
+        print(
+            f"liveimpro: stopped ({midi_in.dropped_bytes} bytes of malformed MIDI dropped)",
+            flush=True,
+        )
     finally:
         try:
             if scheduler is not None:

@@ -57,12 +57,12 @@ class _JackEndpoint:
             self.client.set_process_callback(process)
             self.client.activate()
             if peer is not None:
-                self._connect(peer)
+                self.connect(peer)
         except BaseException:
             self.close()
             raise
 
-    def _connect(self, peer: str) -> None:
+    def connect(self, peer: str) -> None:
         """Connect our port to the peer port named exactly ``peer`` or containing it."""
         own_prefix = f"{self.client.name}:"
         candidates = self.client.get_ports(
@@ -75,12 +75,28 @@ class _JackEndpoint:
         else:
             self.client.connect(peer_name, self.port)
 
+    def connected(self) -> bool:
+        return bool(self.port.connections)
+
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
 
 
-class JackInput(InputPort):
+class _JackReconnect:
+    """Port hooks for JACK: the peer is gone when our port has no connection left."""
+
+    _endpoint: _JackEndpoint
+    peer: str | None
+
+    def _peer_connected(self) -> bool:
+        return self._endpoint.connected()
+
+    def _reconnect(self) -> None:
+        self._endpoint.connect(self.peer)
+
+
+class JackInput(_JackReconnect, InputPort):
     """A JACK MIDI input; ``message.time`` is the JACK frame the message arrived on."""
 
     def __init__(
@@ -90,7 +106,7 @@ class JackInput(InputPort):
         name: str = DEFAULT_INPUT_NAME,
         client_name: str = DEFAULT_CLIENT_NAME,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, peer)
         self._endpoint = _JackEndpoint(client_name, name, is_output=False)
         self._endpoint.start(self._process, peer)
 
@@ -111,7 +127,7 @@ class JackInput(InputPort):
         self._endpoint.close()
 
 
-class JackOutput(OutputPort):
+class JackOutput(_JackReconnect, OutputPort):
     """A frame-accurate JACK MIDI output; ``send_at`` takes a JACK frame time."""
 
     def __init__(
@@ -121,7 +137,7 @@ class JackOutput(OutputPort):
         name: str = DEFAULT_OUTPUT_NAME,
         client_name: str = DEFAULT_CLIENT_NAME,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, peer)
         self.dropped_events = 0  # events JACK refused because the cycle's buffer was full
         self._handoff: deque[Event] = deque()  # appended here, drained by the process callback
         self._due: list[Event] = []  # heap owned by the process callback

@@ -45,6 +45,13 @@ def read_phrase(path: Path) -> tuple[pretty_midi.PrettyMIDI, list[Note]]:
     return midi, notes
 
 
+def new_midi_file(bpm: float, beats_per_bar: int) -> pretty_midi.PrettyMIDI:
+    """An empty file at ``bpm`` in ``beats_per_bar``/4 time, for ``add_track``."""
+    midi = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    midi.time_signature_changes.append(pretty_midi.TimeSignature(beats_per_bar, 4, 0.0))
+    return midi
+
+
 def add_track(midi: pretty_midi.PrettyMIDI, notes: list[Note], name: str, program: int = 0) -> None:
     """Add notes (24-tick grid, absolute ticks) as a new instrument track."""
     instrument = pretty_midi.Instrument(program=program, name=name)

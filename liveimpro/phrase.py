@@ -9,6 +9,7 @@ so ending a phrase costs the same however long it was.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mido
@@ -43,17 +44,26 @@ class PhraseCapture:
             raise TypeError(f"settings must be PhraseSettings, got {type(settings).__name__}")
         if not 0 <= channel <= 16:
             raise ValueError(f"channel must be in [0, 16] (0 = all), got {channel}")
-        self.settings = settings
         self.channel = channel
+        self.retune(settings)
+        self._pedal_down = False
+        self.last_phrase: Phrase | None = None  # the latest phrase that ended
+        self._reset()
+
+    def retune(self, settings: PhraseSettings) -> None:
+        """Judge phrase ends by ``settings`` from now on; the phrase under way goes on."""
+        self.settings = settings
         self._silence_ticks = settings.silence_beats * TICKS_PER_BEAT
         self._max_ticks = settings.max_beats * TICKS_PER_BEAT
-        self._pedal_down = False
-        self._reset()
 
     @property
     def active(self) -> bool:
         """Whether a phrase has begun and not ended."""
         return self.start_tick is not None
+
+    def discard(self) -> None:
+        """Forget the phrase under way (its ticks belong to a grid that is gone)."""
+        self._reset()
 
     def _reset(self) -> None:
         self.start_tick: int | None = None
@@ -64,7 +74,13 @@ class PhraseCapture:
         self._end_requested = False
 
     def feed(self, message: mido.Message, tick: int) -> list[NoteEvent]:
-        """The phrase's note events that ``message``, arriving at ``tick``, makes."""
+        """The phrase's note events that ``message``, arriving at ``tick``, makes.
+
+        A message stamped before the phrase's latest event (a late JACK cycle can stamp
+        so) counts at that event's tick: a phrase never goes back in time.
+        """
+        if self.active:
+            tick = max(tick, self._last_tick)
         if not hasattr(message, "channel") or (
             self.channel and message.channel != self.channel - 1
         ):
@@ -122,15 +138,32 @@ class PhraseCapture:
         if not (silent_long_enough or too_long or self._end_requested):
             return None
         end_tick = max(self._last_tick, tick) if sounding else self._last_tick
-        phrase = Phrase(
+        phrase = self._phrase(end_tick, sounding)
+        self.last_phrase = phrase  # reported even when too short to answer
+        self._reset()
+        return phrase if phrase.note_count >= self.settings.min_notes else None
+
+    def silence_ending(self) -> tuple[int, Phrase] | None:
+        """If nothing more is played: the tick at which silence ends the phrase, and the phrase.
+
+        None while no phrase is active, a note still sounds (so its end is not yet known) or
+        the phrase is too short to answer. The capture is left as it is.
+        """
+        if self.start_tick is None or self._keys_down or self._sustained:
+            return None
+        if len(self._velocities) < self.settings.min_notes:
+            return None
+        ends_at = self._last_tick + math.ceil(self._silence_ticks)
+        return ends_at, self._phrase(self._last_tick, set())
+
+    def _phrase(self, end_tick: int, sounding: set[int]) -> Phrase:
+        return Phrase(
             start_tick=self.start_tick,
             end_tick=end_tick,
             note_count=len(self._velocities),
             mean_velocity=sum(self._velocities) / len(self._velocities),
             closing=tuple(NoteEvent(end_tick, pitch, 0) for pitch in sorted(sounding)),
         )
-        self._reset()
-        return phrase if phrase.note_count >= self.settings.min_notes else None
 
 
 class PhrasePrimer:

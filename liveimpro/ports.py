@@ -157,13 +157,37 @@ class MidiStreamParser:
 class Port:
     """What inputs and outputs share: a name, a clock, closing once, and ``with`` support."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, peer: str | None = None) -> None:
         self.name = name
+        self.peer = peer  # the port we connect to, as the user named it; None: virtual
         self.closed = False
+        self._peer_lost = False
 
     def now(self) -> float:
         """The current time in this port's clock (see the module docstring)."""
         raise NotImplementedError
+
+    def keep_connected(self) -> str | None:
+        """Reconnect to ``peer`` if it went away; a line for the log when that changes.
+
+        Meant to be called now and then (the daemon does, once a second). Messages sent
+        while the peer is gone are lost; the port itself stays open.
+        """
+        if self.peer is None or self.closed:
+            return None
+        if self._peer_connected():
+            if not self._peer_lost:
+                return None
+        else:
+            try:
+                self._reconnect()
+            except PortNameError:
+                if self._peer_lost:
+                    return None
+                self._peer_lost = True
+                return f"MIDI port {self.peer!r} went away; retrying every second"
+        self._peer_lost = False
+        return f"MIDI port {self.peer!r} is connected again"
 
     def close(self) -> None:
         """Release the port (an output panics first); closing twice does nothing."""
@@ -196,6 +220,13 @@ class Port:
     def _close(self) -> None:
         raise NotImplementedError
 
+    def _peer_connected(self) -> bool:
+        """Whether the connection to ``peer`` stands; backends that cannot tell say yes."""
+        return True
+
+    def _reconnect(self) -> None:
+        """Connect to ``peer`` again; raises PortNameError while it is not there."""
+
 
 class InputPort(Port):
     """A MIDI input; backends call ``_deliver`` from their realtime callback.
@@ -203,10 +234,13 @@ class InputPort(Port):
     Subclasses implement ``now()`` and ``_close()``.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, peer: str | None = None) -> None:
+        super().__init__(name, peer)
         self._parser = MidiStreamParser()
-        self._received: queue.SimpleQueue[mido.Message] = queue.SimpleQueue()
+        # Not a SimpleQueue: in CPython 3.11 its get(timeout) waits forever when a signal
+        # handler (or the wait for the GIL after it) outlasts the timeout, so the main loop
+        # would never see SIGTERM's stop flag. Queue waits on a Lock, which gets it right.
+        self._received: queue.Queue[mido.Message] = queue.Queue()
 
     @property
     def dropped_bytes(self) -> int:
@@ -248,8 +282,8 @@ class OutputPort(Port):
     the port silences it.
     """
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, peer: str | None = None) -> None:
+        super().__init__(name, peer)
         # (channel, note) turned on and not since turned off by an immediate send();
         # a scheduled note-off does not count, as panic() may cancel it.
         self._may_sound: set[tuple[int, int]] = set()
@@ -359,20 +393,46 @@ def _rtmidi_api(api: str) -> int:
     return RTMIDI_APIS[api]
 
 
-def _open_rtmidi_port(midi: rtmidi.MidiIn | rtmidi.MidiOut, name: str, peer: str | None) -> None:
+RtMidiPort = rtmidi.MidiIn | rtmidi.MidiOut
+
+
+def _open_rtmidi_port(midi: RtMidiPort, name: str, peer: str | None) -> str | None:
     """Create our port ``name``: virtual when ``peer`` is None, else connected to ``peer``.
 
-    The rtmidi client is deleted on failure, so a bad name leaves no client behind.
+    Returns the peer's full name. The rtmidi client is deleted on failure, so a bad name
+    leaves no client behind.
     """
     try:
         if peer is None:
             midi.open_virtual_port(name)
-        else:
-            available = midi.get_ports()
-            midi.open_port(available.index(resolve_port_name(peer, available)), name)
+            return None
+        return _connect_rtmidi_port(midi, name, peer)
     except BaseException:
         midi.delete()
         raise
+
+
+def _connect_rtmidi_port(midi: RtMidiPort, name: str, peer: str) -> str:
+    available = midi.get_ports()
+    peer_name = resolve_port_name(peer, available)
+    midi.open_port(available.index(peer_name), name)
+    return peer_name
+
+
+class _RtMidiReconnect:
+    """Port hooks for rtmidi: the peer counts as gone when it leaves the port list."""
+
+    _midi: RtMidiPort
+    _peer_name: str | None
+
+    def _peer_connected(self) -> bool:
+        # A failed reconnect leaves our port closed; a peer that left and came back
+        # between two checks goes unnoticed (rtmidi does not report disconnection).
+        return self._midi.is_port_open() and self._peer_name in self._midi.get_ports()
+
+    def _reconnect(self) -> None:
+        self._midi.close_port()
+        self._peer_name = _connect_rtmidi_port(self._midi, self.name, self.peer)
 
 
 def list_ports(api: str = "jack") -> dict[str, list[str]]:
@@ -387,7 +447,7 @@ def list_ports(api: str = "jack") -> dict[str, list[str]]:
         sinks.delete()
 
 
-class RtMidiInput(InputPort):
+class RtMidiInput(_RtMidiReconnect, InputPort):
     """An rtmidi input; arrival times are time.monotonic() seconds at the callback.
 
     On JACK, rtmidi delivers each event at the start of the cycle after it was
@@ -402,11 +462,11 @@ class RtMidiInput(InputPort):
         api: str = "jack",
         client_name: str = DEFAULT_CLIENT_NAME,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, peer)
         self._midi = rtmidi.MidiIn(rtapi=_rtmidi_api(api), name=client_name)
         self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
         self._midi.set_callback(self._on_event)
-        _open_rtmidi_port(self._midi, name, peer)
+        self._peer_name = _open_rtmidi_port(self._midi, name, peer)
 
     def now(self) -> float:
         return time.monotonic()
@@ -420,7 +480,7 @@ class RtMidiInput(InputPort):
         self._midi.delete()
 
 
-class RtMidiOutput(OutputPort):
+class RtMidiOutput(_RtMidiReconnect, OutputPort):
     """An rtmidi output; send_at times are time.monotonic() seconds.
 
     rtmidi has no timestamped output, so a scheduler thread sends each message when
@@ -436,9 +496,9 @@ class RtMidiOutput(OutputPort):
         api: str = "jack",
         client_name: str = DEFAULT_CLIENT_NAME,
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, peer)
         self._midi = rtmidi.MidiOut(rtapi=_rtmidi_api(api), name=client_name)
-        _open_rtmidi_port(self._midi, name, peer)
+        self._peer_name = _open_rtmidi_port(self._midi, name, peer)
         self._due: list[tuple[float, int, list[int]]] = []  # heap of (when, order, bytes)
         self._order = itertools.count()  # keeps messages with equal times in send order
         self._stopping = False
@@ -464,6 +524,10 @@ class RtMidiOutput(OutputPort):
     def _cancel_pending(self) -> None:
         with self._wakeup:
             self._due.clear()
+
+    def _reconnect(self) -> None:
+        with self._wakeup:  # the scheduler thread must not send meanwhile
+            super()._reconnect()
 
     def _run_scheduler(self) -> None:
         with self._wakeup:

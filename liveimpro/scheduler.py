@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import mido
 
-from liveimpro.clock import TempoClock
+from liveimpro.clock import Clock
 from liveimpro.continuation import Continuation
 from liveimpro.ports import OutputPort
 from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
@@ -30,7 +30,7 @@ class ResponseScheduler:
     def __init__(
         self,
         port: OutputPort,
-        clock: TempoClock,
+        clock: Clock,
         channel: int,
         lookahead_beats: float,
         *,
@@ -44,7 +44,7 @@ class ResponseScheduler:
         self.clock = clock
         self.channel = channel
         self.lookahead_ticks = max(1, round(lookahead_beats * TICKS_PER_BEAT))
-        self.sounding: dict[int, int] = {}  # pitch -> tick of its scheduled note-on
+        self.sounding: dict[int, float] = {}  # pitch -> port time of its scheduled note-on
         self._continuation: Continuation | None = None
         self._generated_to = 0  # every event before this tick is scheduled
         self.start_tick = 0
@@ -104,27 +104,48 @@ class ResponseScheduler:
         self._continuation = None
         self._next_pulse = None  # panic cancelled the pulses scheduled ahead; reschedule them
 
+    def set_channel(self, channel: int) -> None:
+        """Play on ``channel`` (0..15) from the next event scheduled.
+
+        The notes sounding on the old channel end where scheduling has reached, on that
+        channel, so none is left hanging there.
+        """
+        if not 0 <= channel <= 15:
+            raise ValueError(f"channel must be in [0, 15], got {channel}")
+        self._end_sounding(self._generated_to)
+        self.channel = channel
+
     def _schedule(self, events: list[NoteEvent]) -> None:
         for event in events:
             if event.is_on:
                 if event.pitch in self.sounding:  # a retrigger: end the old note first
                     self._send(NoteEvent(event.tick, event.pitch, 0))
-                self.sounding[event.pitch] = event.tick
-                self._send(NoteEvent(event.tick, event.pitch, self._velocity(event.velocity)))
-            elif self.sounding.pop(event.pitch, None) is not None:
-                self._send(event)  # offs for notes we never played (the phrase's) are skipped
+                on = NoteEvent(event.tick, event.pitch, self._velocity(event.velocity))
+                self.sounding[event.pitch] = self._send(on)
+            elif event.pitch in self.sounding:  # offs for notes we never played are skipped
+                self._send(event)
+                del self.sounding[event.pitch]
 
     def _end_sounding(self, tick: int) -> None:
         for pitch in sorted(self.sounding):
             self._send(NoteEvent(tick, pitch, 0))
         self.sounding.clear()
 
-    def _send(self, event: NoteEvent) -> None:
+    def _send(self, event: NoteEvent) -> float:
+        """Queue ``event`` at its tick's time; returns that time.
+
+        A note-off never goes before its note-on: after a tempo change, ticks scheduled
+        earlier kept their old times, and a late tick may now map before them.
+        """
+        when = self.clock.time_of(event.tick)
+        if not event.is_on:
+            when = max(when, self.sounding[event.pitch])
         kind = "note_on" if event.is_on else "note_off"
         message = mido.Message(
             kind, channel=self.channel, note=event.pitch, velocity=event.velocity
         )
-        self.port.send_at(message, self.clock.time_of(event.tick))
+        self.port.send_at(message, when)
+        return when
 
     def _schedule_pulses(self, horizon: int) -> None:
         if self._next_pulse is None:

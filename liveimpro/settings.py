@@ -11,6 +11,7 @@ a field of :class:`Settings` under the same name, and list its keys in ``config.
 
 from __future__ import annotations
 
+import json
 import tomllib
 import typing
 from collections.abc import Iterable
@@ -270,12 +271,104 @@ class ResponseSettings(Section):
 
 @dataclass(frozen=True)
 class ClockSettings(Section):
-    """The internal tempo clock."""
+    """The tempo clock: our own, or a MIDI clock on the input that we follow."""
 
     SECTION = "clock"
 
-    bpm: float = setting(120.0, "tempo, in beats per minute", low=20, high=300)
-    send_clock: bool = setting(False, "send MIDI start and clock (24 per beat) on the output")
+    source: str = setting(
+        "internal",
+        "internal = our own clock at bpm; external = follow the MIDI clock on the input",
+        choices=("internal", "external"),
+    )
+    bpm: float = setting(
+        120.0, "tempo, in beats per minute; external: until the pulses tell", low=20, high=300
+    )
+    send_clock: bool = setting(
+        False, "send MIDI start and clock (24 per beat) on the output; internal source only"
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.source == "external" and self.send_clock:
+            raise ValueError(
+                "clock.send_clock must be false with clock.source = 'external': "
+                "the external source clocks the other devices"
+            )
+
+
+@dataclass(frozen=True)
+class ControlSettings(Section):
+    """The control plane: commands and events over ZeroMQ (README, Control)."""
+
+    SECTION = "control"
+
+    enabled: bool = setting(True, "serve commands and publish events while the daemon runs")
+    address: str = setting("tcp://127.0.0.1:5555", "ZeroMQ endpoint of the command socket (REP)")
+    events: str = setting("tcp://127.0.0.1:5556", "ZeroMQ endpoint of the event socket (PUB)")
+    max_frame_bytes: int = setting(
+        65536, "longest command, in bytes; longer ones get an error reply", low=256, high=1048576
+    )
+    server_secret_key: str = setting(
+        "", "CURVE: the daemon's secret key file (liveimpro keygen); empty = loopback only"
+    )
+    client_public_keys: str = setting(
+        "", "CURVE: folder of the public key files of allowed clients"
+    )
+    client_secret_key: str = setting("", "CURVE, for liveimpro ctl: this client's secret key file")
+    server_public_key: str = setting("", "CURVE, for liveimpro ctl: the daemon's public key file")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for first, second in (
+            ("server_secret_key", "client_public_keys"),
+            ("client_secret_key", "server_public_key"),
+        ):
+            if bool(getattr(self, first)) != bool(getattr(self, second)):
+                raise ValueError(
+                    f"control.{first} and control.{second} go together: set both or neither"
+                )
+
+
+def _controller(target: str) -> Any:
+    return setting(-1, f"controller for {target}; -1 = none", low=-1, high=127)
+
+
+@dataclass(frozen=True)
+class CcSettings(Section):
+    """MIDI controllers mapped to live parameters and actions (end-phrase: phrase.end_cc)."""
+
+    SECTION = "cc"
+
+    channel: int = setting(0, "MIDI channel the controllers send on; 0 = any", low=0, high=16)
+    temperature: int = _controller("sampling.temperature, low to high")
+    temperature_low: float = setting(
+        0.1, "temperature at controller value 0", low=0, high=5, low_exclusive=True
+    )
+    temperature_high: float = setting(
+        2.0, "temperature at controller value 127", low=0, high=5, low_exclusive=True
+    )
+    response_beats: int = _controller("the response length (continuation.beats)")
+    response_beats_low: float = setting(
+        1.0, "response length at controller value 0", low=0, high=1024, low_exclusive=True
+    )
+    response_beats_high: float = setting(
+        32.0, "response length at controller value 127", low=0, high=1024, low_exclusive=True
+    )
+    panic: int = _controller("panic (value 64 or more)")
+    loop: int = _controller("loop (value 64 or more)")
+    mutate: int = _controller("mutate (value 64 or more)")
+    model_select: int = _controller("the model: the value picks one of the models in name order")
+
+    def controllers(self) -> dict[str, int]:
+        """Each mapped target and its controller number."""
+        targets = ("temperature", "response_beats", "panic", "loop", "mutate", "model_select")
+        return {target: getattr(self, target) for target in targets if getattr(self, target) >= 0}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        numbers = list(self.controllers().values())
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"cc: one controller mapped twice: {self.controllers()}")
 
 
 @dataclass(frozen=True)
@@ -291,6 +384,8 @@ class Settings:
     phrase: PhraseSettings = field(default_factory=PhraseSettings)
     response: ResponseSettings = field(default_factory=ResponseSettings)
     clock: ClockSettings = field(default_factory=ClockSettings)
+    control: ControlSettings = field(default_factory=ControlSettings)
+    cc: CcSettings = field(default_factory=CcSettings)
 
     def __post_init__(self) -> None:
         for name, section_cls in section_types().items():
@@ -339,3 +434,26 @@ def _settings_from_tables(data: dict[str, Any]) -> Settings:
             _check_known(f"key {name}.{key}", key, field_specs(section_cls))
         built[name] = section_cls(**table)
     return Settings(**built)
+
+
+def settings_toml(settings: Settings) -> str:
+    """Every setting of ``settings`` as TOML that ``load_settings`` reads back unchanged.
+
+    For handing settings to a daemon started as a child process (the demo, the benchmarks).
+    """
+    lines = []
+    for name, section_cls in section_types().items():
+        section = getattr(settings, name)
+        lines.append(f"[{name}]")
+        lines += [
+            f"{key} = {_toml_value(getattr(section, key))}" for key in field_specs(section_cls)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: bool | int | float | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    return repr(value)

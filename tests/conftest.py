@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jackserver import JackServer
+
+from liveimpro.jackserver import JackServer, remove_stale_registry
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Dead servers' registry slots (left by a crashed run) would refuse our servers a start.
+    remove_stale_registry()
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import mido
 import numpy as np
-from jackpeers import MidiDump
-from jackserver import JackServer
 
+from liveimpro.jackpeers import MidiDump
+from liveimpro.jackserver import JackServer
 from liveimpro.ports import OutputPort
 
 LEAD_S = 0.3  # notes are all scheduled this long before the first one is due

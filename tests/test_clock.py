@@ -1,3 +1,4 @@
+import mido
 import pytest
 
 from liveimpro.clock import TempoClock
@@ -35,3 +36,10 @@ def test_tempo_out_of_range_is_rejected_with_the_range(bpm: float) -> None:
 def test_tempo_of_wrong_type_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="bpm must be a number"):
         TempoClock(bpm="fast", start=0.0, units_per_second=1)
+
+
+def test_the_internal_clock_ignores_clock_messages_from_the_input() -> None:
+    clock = TempoClock(bpm=120, start=0.0, units_per_second=48000)
+    assert clock.rolling
+    assert clock.follow(mido.Message("stop")) is False
+    assert clock.rolling and clock.time_of(24) == pytest.approx(24000)

@@ -86,3 +86,20 @@ def test_adaptation_picks_up_the_performers_motif(random_model_dir):
         probs = np.exp(logits - logits.max())
         predictions[adapt] = (probs / probs.sum())[tokens[-1]]
     assert predictions[True] > 0.5 > predictions[False]
+
+
+def test_replan_cuts_a_rest_back_to_where_generation_was_asked_to_reach(random_model_dir):
+    continuation = _continuation(random_model_dir)
+    target = continuation.tick
+    while continuation.tick <= target + 1:  # until a rest reaches well past the target
+        target += 1
+        continuation.generate_until(target)
+    overshoot = continuation.tick
+    saved = continuation.snapshot()
+    continuation.replan()
+    assert continuation.tick == target < overshoot
+    continuation.replan()  # nothing more to cut
+    assert continuation.tick == target
+    continuation.restore(saved)
+    continuation.replan()  # a restore is no rest of generation's: nothing to cut
+    assert continuation.tick == overshoot

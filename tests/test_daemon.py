@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import os
+import random
+import re
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
+from types import SimpleNamespace
 
+import jack
 import mido
 import pytest
-from jackpeers import MidiDump, unique_client_name
-from jackserver import JackServer
 from midicheck import stuck_notes
 
-from liveimpro.jackmidi import JackOutput
-from liveimpro.ports import ALL_NOTES_OFF
+from liveimpro.daemon import MESSAGES_PER_TURN, serve
+from liveimpro.jackmidi import JackInput, JackOutput
+from liveimpro.jackpeers import MidiClock, MidiDump, unique_client_name
+from liveimpro.jackserver import JackServer
+from liveimpro.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
 
 DAEMON_INPUT = "liveimpro-in:liveimpro in"
 BPM = 200  # a beat is 14400 frames at 48 kHz, a tick 600
@@ -27,15 +34,18 @@ STARTUP_TIMEOUT_S = 30.0  # generous: imports and model loading on a loaded mach
 NOTE_FRAMES = 4800  # the performer's notes: 0.1 s long, 0.15 s apart
 NOTE_SPACING = 7200
 PHRASE = [60, 64, 67, 72]
+BARGE_PITCH = 50
 
 
-def write_config(path: Path, response_beats: float) -> Path:
+def write_config(path: Path, response_beats: float, daemon: str = "") -> Path:
+    """The test configuration; ``daemon`` holds extra lines for its [daemon] section."""
     path.write_text(
         f"[sampling]\nseed = 1\n"
         f"[continuation]\nbeats = {response_beats}\n"
         f"[phrase]\nsilence_beats = 1.0\nmin_notes = 2\n"
         f'[response]\nquantize = "beat"\nchannel = {RESPONSE_CHANNEL}\nlookahead_beats = 1.0\n'
         f"[clock]\nbpm = {BPM}.0\nsend_clock = true\n"
+        f"[daemon]\n{daemon}\n"
     )
     return path
 
@@ -43,7 +53,8 @@ def write_config(path: Path, response_beats: float) -> Path:
 class Daemon:
     """``liveimpro run`` as a subprocess playing into ``output``."""
 
-    def __init__(self, server: JackServer, config: Path, model: Path, output: str) -> None:
+    def __init__(self, config: Path, model: Path, output: str) -> None:
+        self.printed: list[str] = []  # what it printed before it was ready
         command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
         command += ["--model", str(model), "--out", output, "--api", "jack"]
         self.process = subprocess.Popen(
@@ -54,11 +65,23 @@ class Daemon:
             env={**os.environ, "PYTHONFAULTHANDLER": "1"},
         )
         try:
-            server.wait_for_ports([DAEMON_INPUT], timeout=STARTUP_TIMEOUT_S)
+            self._wait_until_listening()
         except BaseException:
             self.process.kill()
             self.process.communicate()
             raise
+
+    def _wait_until_listening(self) -> None:
+        """Until its "listening" line: by then both ports are active and can be connected."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.printed or "listening on" not in self.printed[-1]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.process.stdout], [], [], remaining)[0]:
+                raise AssertionError(f"not listening after {STARTUP_TIMEOUT_S} s: {self.printed}")
+            line = self.process.stdout.readline()
+            if not line:
+                raise AssertionError(f"exited at start: {''.join(self.printed)}")
+            self.printed.append(line)
 
     def terminate(self) -> tuple[int, str]:
         """SIGTERM; the exit status and everything it printed."""
@@ -70,7 +93,7 @@ class Daemon:
             self.process.send_signal(signal.SIGABRT)
             output, _ = self.process.communicate(timeout=20)
             raise AssertionError(f"no exit 20 s after SIGTERM:\n{output}") from None
-        return self.process.returncode, output
+        return self.process.returncode, "".join(self.printed) + output
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -78,8 +101,8 @@ class Daemon:
             self.process.communicate()
 
 
-def play_phrase() -> None:
-    """Play PHRASE into the daemon from an independent client, until its last note-off."""
+def play_phrase() -> int:
+    """Play PHRASE into the daemon from an independent client; its last note-off's frame."""
     with JackOutput(DAEMON_INPUT, client_name=unique_client_name("performer")) as performer:
         first = performer.now() + 4800
         for index, pitch in enumerate(PHRASE):
@@ -88,16 +111,19 @@ def play_phrase() -> None:
             performer.send_at(mido.Message("note_off", note=pitch), on + NOTE_FRAMES)
         last_off = first + (len(PHRASE) - 1) * NOTE_SPACING + NOTE_FRAMES
         time.sleep((last_off - performer.now()) / performer.samplerate + 0.05)
+    return last_off
 
 
-def run_session(server, tmp_path, model, response_beats, listen_s) -> tuple[int, str, list]:
-    """Start the daemon, play the phrase, listen, SIGTERM; (status, output, dumped events)."""
+def run_session(
+    server, tmp_path, model, response_beats, listen_s, perform=play_phrase, daemon_config=""
+) -> tuple[int, str, list]:
+    """Start the daemon, ``perform()``, listen, SIGTERM; (status, output, dumped events)."""
     dump = MidiDump(server)
-    config = write_config(tmp_path / "config.toml", response_beats)
+    config = write_config(tmp_path / "config.toml", response_beats, daemon_config)
     try:
-        daemon = Daemon(server, config, model, dump.port_name)
+        daemon = Daemon(config, model, dump.port_name)
         try:
-            play_phrase()
+            perform()
             time.sleep(listen_s)
             status, output = daemon.terminate()
         finally:
@@ -176,6 +202,156 @@ def test_sigterm_during_an_answer_leaves_no_note_sounding(
     assert any(m.type == "stop" for m in messages[last_note_on:])
 
 
+@pytest.mark.jack
+@pytest.mark.slow
+def test_playing_during_an_answer_silences_it_at_once(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat_s = 60 / BPM
+
+    def phrase_then_barge_in() -> None:
+        play_phrase()
+        time.sleep(1.5 * beat_s + 4 * beat_s)  # into the 64-beat answer
+        with JackOutput(DAEMON_INPUT, client_name=unique_client_name("barge")) as performer:
+            performer.send(mido.Message("note_on", note=BARGE_PITCH, velocity=100))
+            time.sleep(0.1)
+            performer.send(mido.Message("note_off", note=BARGE_PITCH))
+            time.sleep(0.05)
+
+    status, output, messages = run_session(
+        jack_server,
+        tmp_path,
+        random_model_dir,
+        response_beats=64.0,
+        listen_s=1.0,
+        perform=phrase_then_barge_in,
+        daemon_config="thru = true",  # the barge-in note shows at the receiver
+    )
+    assert status == 0, output
+    barge = next(
+        i
+        for i, m in enumerate(messages)
+        if m.type == "note_on" and m.note == BARGE_PITCH and m.channel == 0
+    )
+    before = response_notes(messages[:barge])
+    assert any(m.type == "note_on" and m.velocity > 0 for m in before), "no answer to barge in on"
+    assert stuck_notes(before) == set()  # every answer note was ended before the new note
+    panic = messages[barge - 16 : barge]
+    assert [(m.type, m.control, m.channel) for m in panic] == [
+        ("control_change", ALL_NOTES_OFF, channel) for channel in range(16)
+    ]
+    assert panic[0].time == messages[barge].time  # in the very cycle the note was echoed
+    after = response_notes(messages[barge:])
+    assert not any(m.type == "note_on" and m.velocity > 0 for m in after)  # one note: no phrase
+
+
+def flood_and_garbage() -> list[bytes]:
+    """3000 notes on channels 4-16, orphan note-offs, then bytes that form no message."""
+    rng = random.Random(7)
+    events = []
+    for _ in range(1500):
+        channel, pitch = rng.randrange(3, 16), rng.randrange(128)
+        events.append(bytes([0x90 | channel, pitch, rng.randrange(1, 128)]))
+        events.append(bytes([0x80 | channel, pitch, 0]))
+    events += [bytes([0x80 | rng.randrange(3, 16), rng.randrange(128), 0]) for _ in range(200)]
+    events += [
+        bytes([0x3C, 0x64]),  # data bytes with no status
+        bytes([0xF4]),  # undefined status bytes
+        bytes([0xF5, 0x10]),
+        bytes([0x9F, 0x3C]),  # a note-on cut short
+        bytes([0xF0, *range(100)]),  # a sysex that never ends
+        bytes([0xF7]),  # an end of sysex with no start
+        bytes(rng.randrange(128) for _ in range(300)),
+    ]
+    return events
+
+
+def send_raw(events: list[bytes], per_cycle: int = 200) -> None:
+    """Write ``events`` into the daemon's input from a raw JACK client, ``per_cycle`` a cycle."""
+    pending = deque(events)
+    connected = threading.Event()  # events written before the connection would be lost
+    raw = jack.Client(unique_client_name("flood"), no_start_server=True)
+    port = raw.midi_outports.register("out")
+
+    def write(frames: int) -> None:
+        port.clear_buffer()
+        if not connected.is_set():
+            return
+        for offset in range(min(per_cycle, len(pending), frames)):
+            port.write_midi_event(offset, pending.popleft())
+
+    raw.set_process_callback(write)
+    raw.activate()
+    try:
+        raw.connect(port, DAEMON_INPUT)
+        connected.set()
+        deadline = time.monotonic() + 10
+        while pending and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+    finally:
+        raw.deactivate()
+        raw.close()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat_s = 60 / BPM
+    config = write_config(tmp_path / "config.toml", response_beats=4.0)
+    # The receiver stamps in JACK frame time, the performer's clock, so the answer to the
+    # phrase can be told from the answer to the flood.
+    with JackInput(name="receiver", client_name=unique_client_name("receiver")) as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            send_raw(flood_and_garbage())
+            time.sleep(2 * beat_s)  # the flood was a phrase too; let its answer begin
+            phrase_end = play_phrase()
+            time.sleep(1.5 * beat_s + 4 * beat_s + 0.5)
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+        messages = list(receiver.iter_pending())
+    assert status == 0, output
+    dropped = int(re.search(r"(\d+) bytes of malformed MIDI dropped", output)[1])
+    assert dropped >= 100  # at least the sysex that never ended
+    notes = response_notes(messages)
+    answer = [m for m in notes if m.type == "note_on" and m.velocity > 0 and m.time > phrase_end]
+    assert answer, output
+    assert stuck_notes(notes) == set()
+
+
+class EndlessFlood(MemoryInputPort):
+    """An input whose sender never pauses."""
+
+    def poll(self) -> mido.Message:
+        return mido.Message("note_on", channel=5, note=60, velocity=10)
+
+    def receive(self, timeout: float | None = None) -> mido.Message:
+        return self.poll()
+
+
+class CountingPlayer:
+    def __init__(self) -> None:
+        self.handled = 0
+        self.updates = 0
+
+    def handle(self, _message: mido.Message) -> None:
+        self.handled += 1
+
+    def update(self, _now: float) -> None:
+        self.updates += 1
+
+
+def test_an_endless_flood_still_lets_the_loop_update_the_answer_and_stop() -> None:
+    player = CountingPlayer()
+    improviser = SimpleNamespace(output=MemoryOutputPort(now=lambda: 0.0))
+    serve(improviser, EndlessFlood(now=lambda: 0.0), lambda: player.updates == 3, player)
+    assert (player.updates, player.handled) == (3, 3 * MESSAGES_PER_TURN)
+
+
 def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
     probe = (
         "import sys, liveimpro.cli, liveimpro.daemon; "
@@ -202,3 +378,76 @@ def test_ports_lists_the_servers_midi_ports(jack_server: JackServer) -> None:
         dump.stop()
     inputs, outputs = result.stdout.split("outputs (play to):")
     assert dump.port_name in outputs and dump.port_name not in inputs
+
+
+SOURCE_BPM = 137  # 875.9 frames a pulse at 48 kHz: jack_midi_clock rounds each to a frame
+# The source's pulses are up to half a frame off their ideal times (measured), and so is
+# our rounding of a note's time to a frame; the tempo fit a beat ahead adds under a frame.
+GRID_TOLERANCE_FRAMES = 2
+STOP_LATENCY_S = 0.2  # the source's Stop to the daemon's panic; measured: one JACK cycle
+
+
+def write_follow_config(path: Path) -> Path:
+    path.write_text(
+        "[sampling]\nseed = 1\n"
+        "[notes]\nmax_note_beats = 0.5\n"  # short notes: many of them to check
+        "[continuation]\nbeats = 64.0\n"  # still playing when the transport stops
+        "[phrase]\nsilence_beats = 1.0\nmin_notes = 2\n"
+        f'[response]\nquantize = "beat"\nchannel = {RESPONSE_CHANNEL}\nlookahead_beats = 1.0\n'
+        '[clock]\nsource = "external"\nbpm = 100.0\n'  # a wrong guess: the pulses must tell
+    )
+    return path
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_following_jack_midi_clock_the_answer_is_on_its_pulses_and_stop_silences_it(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat_s = 60 / SOURCE_BPM
+    dump = MidiDump(jack_server)
+    config = write_follow_config(tmp_path / "config.toml")
+    try:
+        daemon = Daemon(config, random_model_dir, dump.port_name)
+        try:
+            source = MidiClock(jack_server, SOURCE_BPM, [DAEMON_INPUT, dump.port_name])
+            try:
+                xruns_before = jack_server.log().count("XRun")
+                source.start()
+                time.sleep(2 * beat_s)
+                play_phrase()
+                time.sleep(1.5 * beat_s + 8 * beat_s)  # silence, quantise, 8 beats of answer
+                source.stop()
+                xruns = jack_server.log().count("XRun") - xruns_before
+                time.sleep(1.0)  # the silence after the stop
+            finally:
+                source.close()
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    finally:
+        events = dump.stop()
+    assert status == 0, output
+    messages = [mido.Message.from_bytes(data, time=frame) for frame, data in events]
+    start = next(m.time for m in messages if m.type == "start")
+    stop = next(m.time for m in messages if m.type == "stop")
+    note_ons = [m for m in response_notes(messages) if m.type == "note_on" and m.velocity > 0]
+    assert any(m.time < stop for m in note_ons), f"no answer before the stop: {output}"
+    # Stop: note-offs and CC123 (a panic) follow at once, and nothing sounds after them.
+    panic = next(
+        i
+        for i, m in enumerate(messages)
+        if m.time >= stop and m.type == "control_change" and m.control == ALL_NOTES_OFF
+    )
+    assert messages[panic].time - stop <= STOP_LATENCY_S * jack_server.rate
+    assert stuck_notes(response_notes(messages[: panic + 1])) == set()
+    assert not any(m.time > messages[panic].time for m in note_ons)
+    # The grid: every note-on of the answer lies on a pulse of the source, as received.
+    # A cycle that misses its deadline (an xrun) may move the source's pulses.
+    if xruns:
+        return
+    pulses = [m.time for m in messages if m.type == "clock" and start < m.time < stop]
+    for note in note_ons:
+        if note.time < stop:
+            off_grid = min(abs(note.time - pulse) for pulse in pulses)
+            assert off_grid <= GRID_TOLERANCE_FRAMES, note

@@ -148,3 +148,48 @@ def test_velocity_follow_moves_toward_the_phrase_mean(random_model_dir) -> None:
 )
 def test_velocity_follower(velocity, mean, follow, expected) -> None:
     assert velocity_follower(mean, follow)(velocity) == expected
+
+
+def test_an_immediate_answer_is_queued_before_the_silence_ends(random_model_dir) -> None:
+    rig = Rig(random_model_dir, quantize="immediate")
+    rig.phrase()
+    last_off = rig.clock.current_tick(rig.now - 3 * MS_PER_TICK)
+    silence_end = last_off + 24  # silence_beats = 1
+    rig.wait_for_response()
+    queued_at = rig.now
+    assert rig.scheduler.start_tick == silence_end
+    assert queued_at < rig.clock.time_of(silence_end)
+    assert rig.improviser.state == "listening"  # until the silence has really ended
+    assert all(m.time >= rig.clock.time_of(silence_end) for m in rig.port.scheduled)
+    rig.wait(rig.clock.time_of(silence_end) - rig.now + STEP_MS)
+    assert rig.improviser.state == "responding"
+
+
+def test_a_note_before_the_silence_ends_withdraws_the_early_answer(random_model_dir) -> None:
+    rig = Rig(random_model_dir, quantize="immediate")
+    rig.phrase()
+    rig.wait_for_response()
+    first_start = rig.scheduler.start_tick
+    assert rig.port.scheduled
+    primed_tick = rig.improviser.primer.continuation.tick
+    rig.play(mido.Message("note_on", note=65, velocity=80))  # still inside the silence
+    assert not rig.scheduler.playing
+    assert rig.port.scheduled == []  # nothing of the withdrawn answer will sound
+    assert rig.improviser.continuation.tick <= primed_tick + 24
+    rig.wait(5 * MS_PER_TICK)
+    rig.play(mido.Message("note_off", note=65))
+    rig.wait_for_response()
+    assert rig.scheduler.start_tick > first_start  # the answer to the longer phrase
+    rig.wait(8 * 24 * MS_PER_TICK)
+    assert stuck_notes(rig.everything_sent()) == set()
+
+
+def test_a_note_after_the_silence_ends_is_a_new_phrase(random_model_dir) -> None:
+    rig = Rig(random_model_dir, quantize="immediate", on_new_phrase="barge_in")
+    rig.phrase()
+    rig.wait_for_response()
+    start = rig.scheduler.start_tick
+    rig.now = rig.clock.time_of(start) + 1  # the loop had not yet turned when the note came
+    rig.play(mido.Message("note_on", note=65, velocity=80))
+    assert not rig.scheduler.playing  # barged in on a confirmed answer
+    assert rig.improviser.capture.start_tick == start  # the note began the next phrase

@@ -9,11 +9,11 @@ from collections import deque
 import jack
 import mido
 import pytest
-from jackpeers import MidiDump, MidiSeq, unique_client_name
-from jackserver import JackServer
 from jitter import measure_grid_jitter
 
 from liveimpro.jackmidi import JackInput, JackOutput
+from liveimpro.jackpeers import MidiDump, MidiSeq, unique_client_name
+from liveimpro.jackserver import JackServer
 from liveimpro.ports import ALL_NOTES_OFF, AmbiguousPortName, PortNotFound, RtMidiOutput
 
 pytestmark = pytest.mark.jack

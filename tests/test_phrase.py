@@ -104,3 +104,41 @@ def test_channel_filter_ignores_other_channels() -> None:
 def test_channel_out_of_range_is_rejected() -> None:
     with pytest.raises(ValueError, match=r"channel must be in \[0, 16\]"):
         PhraseCapture(PhraseSettings(), channel=17)
+
+
+def test_silence_ending_foretells_what_poll_will_return() -> None:
+    phrase = capture(silence_beats=0.5)
+    play(phrase, [(10, on(60, 100)), (20, off(60)), (30, on(62, 60))])
+    assert phrase.silence_ending() is None  # a key is down: the end is not known
+    play(phrase, [(40, off(62))])
+    ends_at, foretold = phrase.silence_ending()
+    assert ends_at == 52
+    assert phrase.poll(ends_at - 1) is None
+    assert phrase.poll(ends_at) == foretold
+
+
+def test_silence_ending_is_none_for_a_phrase_too_short_to_answer() -> None:
+    phrase = capture(min_notes=3)
+    play(phrase, [(10, on(60)), (20, off(60)), (30, on(62)), (40, off(62))])
+    assert phrase.silence_ending() is None
+
+
+def test_a_message_stamped_early_counts_at_the_latest_tick() -> None:
+    phrase = capture()
+    events = play(phrase, [(10, on(60)), (30, on(62)), (29, off(60))])
+    assert [event.tick for event in events] == [10, 30, 30]
+
+
+def test_retune_judges_the_phrase_under_way_by_the_new_silence() -> None:
+    phrase = capture(silence_beats=1.0)
+    play(phrase, [(0, on(60)), (10, off(60)), (12, on(62)), (20, off(62))])
+    phrase.retune(PhraseSettings(silence_beats=2.0, min_notes=2))
+    assert phrase.poll(20 + 24) is None
+    assert phrase.poll(20 + 48).note_count == 2
+
+
+def test_the_last_phrase_is_kept_even_when_too_short_to_answer() -> None:
+    phrase = capture(min_notes=3)
+    play(phrase, [(0, on(60)), (5, off(60))])
+    assert phrase.poll(100) is None
+    assert (phrase.last_phrase.start_tick, phrase.last_phrase.note_count) == (0, 1)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import threading
 import time
 
 import mido
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jackpeers import MidiDump, MidiSeq
-from jackserver import JackServer
 
+from liveimpro.jackpeers import MidiDump, MidiSeq
+from liveimpro.jackserver import JackServer
 from liveimpro.ports import (
     ALL_NOTES_OFF,
     AmbiguousPortName,
@@ -320,3 +323,68 @@ def test_rtmidi_unknown_peer_lists_the_available_ports(jack_server: JackServer) 
     finally:
         dump.stop()
     assert dump.port_name in raised.value.available
+
+
+def wait_for_line(port, timeout: float = RECEIVE_TIMEOUT_S) -> str | None:
+    """keep_connected() until it reports a change (the JACK server updates asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while (line := port.keep_connected()) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return line
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("backend", ["jack", "rtmidi"])
+def test_a_peer_that_goes_away_is_reported_once_and_reconnected(
+    jack_server: JackServer, backend: str
+) -> None:
+    from liveimpro.jackmidi import JackInput, JackOutput
+
+    open_output = JackOutput if backend == "jack" else RtMidiOutput
+    synth_client = f"synth-{backend}"
+    synth = JackInput(name="in", client_name=synth_client)
+    with open_output(f"{synth_client}:in", client_name=f"player-{backend}") as player:
+        assert player.keep_connected() is None
+        synth.close()
+        assert "went away" in wait_for_line(player)
+        assert player.keep_connected() is None  # said once, not every second
+        with JackInput(name="in", client_name=synth_client) as synth:
+            assert "connected again" in wait_for_line(player)
+            player.send(mido.Message("note_on", note=64, velocity=70))
+            message = synth.receive(timeout=RECEIVE_TIMEOUT_S)
+            assert (message.type, message.note) == ("note_on", 64)
+
+
+def test_a_virtual_port_has_no_peer_to_lose() -> None:
+    port = MemoryOutputPort(now=lambda: 0.0)
+    assert port.peer is None and port.keep_connected() is None
+
+
+def test_receive_returns_when_a_signal_handler_outlasts_its_timeout() -> None:
+    """A SIGTERM under load must reach the daemon's loop (CPython 3.11's SimpleQueue hangs)."""
+    port = MemoryInputPort(now=lambda: 0.0)
+    handled = threading.Event()
+    returned = threading.Event()
+    rescued = []
+
+    def slow_handler(_number, _frame) -> None:
+        handled.set()
+        end = time.perf_counter() + 0.005  # longer than the receive timeout
+        while time.perf_counter() < end:
+            pass
+
+    def rescue() -> None:  # a regression would wait forever: unblock it, then fail
+        if not returned.wait(5.0):
+            rescued.append(True)
+            port.inject(bytes([0x90, 60, 1]))
+
+    previous = signal.signal(signal.SIGUSR1, slow_handler)
+    try:
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+        threading.Thread(target=rescue, daemon=True).start()
+        while not handled.is_set():
+            port.receive(timeout=0.002)
+        returned.set()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert rescued == []

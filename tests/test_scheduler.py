@@ -115,3 +115,43 @@ def test_lookahead_out_of_range_is_rejected(rig, lookahead: float) -> None:
     _, port, clock, _ = rig
     with pytest.raises(ValueError, match=r"lookahead_beats must be in \(0, 1\]"):
         ResponseScheduler(port, clock, channel=0, lookahead_beats=lookahead)
+
+
+def test_a_note_off_never_goes_before_its_note_on_after_a_tempo_jump(rig) -> None:
+    time, port, clock, continuation = rig
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=1.0)
+    scheduler.start(continuation, start_tick=0, end_tick=64 * 24)
+    jumps = iter([300, 20, 300, 25, 290, 30] * 10)
+    while scheduler.playing:
+        scheduler.update(time.now)
+        if scheduler.sounding and (bpm := next(jumps, None)) is not None:
+            clock.set_tempo(bpm, time.now)  # ticks queued a beat ahead keep their old times
+        time.now += 7
+    notes = [m for m in port.scheduled if m.type in ("note_on", "note_off")]
+    for pitch in {m.note for m in notes}:
+        times = [(m.time, m.type == "note_on") for m in notes if m.note == pitch]
+        ons = [when for when, is_on in times if is_on]
+        offs = [when for when, is_on in times if not is_on]
+        assert len(ons) == len(offs)
+        assert all(off >= on for on, off in zip(sorted(ons), sorted(offs), strict=True))
+
+
+def test_set_channel_ends_the_old_channels_notes_and_plays_on_the_new(rig) -> None:
+    time, port, clock, continuation = rig
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=0.5)
+    scheduler.start(continuation, start_tick=0, end_tick=32 * 24)
+    while not scheduler.sounding:
+        scheduler.update(time.now)
+        time.now += 7
+    sounding = set(scheduler.sounding)
+    scheduler.set_channel(5)
+    ended = [m for m in port.scheduled if m.type == "note_off" and m.note in sounding]
+    assert {m.note for m in ended} == sounding and {m.channel for m in ended} == {0}
+    assert scheduler.sounding == {}
+    cut = max(m.time for m in ended)  # where scheduling had reached
+    play_through(scheduler, time, until_ms=100_000)
+    assert stuck_notes(sorted(port.scheduled, key=lambda m: m.time)) == set()
+    later = [m for m in port.scheduled if m.type == "note_on" and m.time > cut]
+    assert later and all(m.channel == 5 for m in later)
+    with pytest.raises(ValueError, match=r"channel must be in \[0, 15\], got 16"):
+        scheduler.set_channel(16)

@@ -14,6 +14,7 @@ import pytest
 from liveimpro.settings import (
     REPO_MODELS_DIR,
     AdaptationSettings,
+    ClockSettings,
     ModelSettings,
     NotesSettings,
     SamplingSettings,
@@ -24,6 +25,7 @@ from liveimpro.settings import (
     load_settings,
     section_types,
     setting,
+    settings_toml,
 )
 
 CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
@@ -262,3 +264,21 @@ def test_empty_model_name_is_rejected() -> None:
 def test_int_is_not_a_bool() -> None:
     with pytest.raises(TypeError, match=r"adaptation\.enabled must be of type bool, got int"):
         AdaptationSettings(enabled=1)
+
+
+def test_settings_toml_reads_back_to_the_same_settings(tmp_path: Path) -> None:
+    changed = Settings(
+        model=ModelSettings(name='odd "name" \\ é', models_dir="/tmp/m"),
+        sampling=SamplingSettings(temperature=0.3, top_k=7, seed=12),
+        adaptation=AdaptationSettings(enabled=True, bias=1e-05),
+    )
+    for settings in (Settings(), changed):
+        assert load_settings(write_toml(tmp_path, settings_toml(settings))) == settings
+
+
+def test_following_an_external_clock_cannot_also_send_clock() -> None:
+    with pytest.raises(ValueError, match=r"clock\.send_clock must be false with clock\.source"):
+        ClockSettings(source="external", send_clock=True)
+    assert ClockSettings(source="external").send_clock is False
+    with pytest.raises(ValueError, match=r"clock\.source must be one of 'internal', 'external'"):
+        ClockSettings(source="midi")

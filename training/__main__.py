@@ -27,7 +27,7 @@ from training.export import export
 from training.prepare import SPLITS, PrepareOptions, prepare
 from training.train import TrainOptions, train
 
-DEFAULT_PREPARED_DIR = Path("runs/prepared")
+DEFAULT_PREPARED_DIR = PrepareOptions.output_dir
 DEFAULT_RUNS_DIR = Path("runs")
 
 

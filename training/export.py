@@ -77,6 +77,12 @@ def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
         for baseline, result in report["baselines"].items()
     )
     stats = report["continuation"]["stats"]
+    essen_note = (
+        "The Essen folk songs (essenFolksong) are licensed for **non-commercial use within\n"
+        "music21** only; a model trained on them inherits that restriction. "
+        if "essenFolksong" in collections
+        else ""
+    )
     return f"""# Model card: {name}
 
 ## Data and licences
@@ -85,9 +91,7 @@ def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
 |---|---|---|---|
 {data_rows}
 
-The Essen folk songs (essenFolksong) are licensed for **non-commercial use within
-music21** only; a model trained on them inherits that restriction. Pieces were
-key-aligned to C, deduplicated by content and split by a hash of each piece
+{essen_note}Pieces were key-aligned to C, deduplicated by content and split by a hash of each piece
 (seed in the options), so no piece is in two splits. Training pieces were also
 transposed (the augmentation range is in the prepare options); test and
 validation pieces were not.

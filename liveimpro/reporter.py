@@ -1,0 +1,107 @@
+"""What the performance does, as events and counters: read off the improviser after each step.
+
+The reporter never changes the improviser; after every message handled and every loop
+turn it compares what it sees with what it saw (the phrase under way, the take playing,
+the clock) and emits an event for each change. A phrase ends when its capture does; a
+response starts when it is confirmed (an early start only counts once its phrase is over)
+and ends when it has played out or is stopped, which cuts its take where it stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from liveimpro.clock import TempoClock
+from liveimpro.events import EventSink
+from liveimpro.improviser import Improviser
+from liveimpro.phrase import Phrase
+from liveimpro.takes import Take
+from liveimpro.vocabulary import TICKS_PER_BEAT
+
+EXTERNAL_TEMPO_STEP_BPM = 0.5  # a followed clock's tempo estimate wobbles: smaller moves are noise
+
+
+class Reporter:
+    """Emits the performance's events into ``events`` and counts them."""
+
+    def __init__(self, improviser: Improviser, events: EventSink) -> None:
+        self.improviser = improviser
+        self.events = events
+        self.phrases = 0
+        self.responses = 0
+        self.notes_out = 0
+        self.last_response_latency_ms: float | None = None
+        self._phrase_start: int | None = None  # start tick of the phrase seen under way
+        self._take: Take | None = None  # the take seen playing
+        self.last_take: Take | None = None  # the latest take heard: what loop and mutate use
+        self._rolling: bool | None = None
+        self._bpm = improviser.clock.bpm
+        internal = isinstance(improviser.clock, TempoClock)
+        self._tempo_step = 0.0 if internal else EXTERNAL_TEMPO_STEP_BPM
+
+    def counters(self) -> dict[str, Any]:
+        return {
+            "phrases": self.phrases,
+            "responses": self.responses,
+            "notes_out": self.notes_out,
+            "last_response_latency_ms": self.last_response_latency_ms,
+        }
+
+    def observe(self, now: float) -> None:
+        """Compare with the last look at port time ``now`` and report the changes."""
+        self._observe_clock()
+        improviser = self.improviser
+        start = improviser.capture.start_tick
+        if start != self._phrase_start:
+            if self._phrase_start is not None:
+                self._phrase_ended(improviser.capture.last_phrase)
+            if start is not None:
+                self.events.emit("phrase_start", tick=start)
+            self._phrase_start = start
+        take = improviser.take if improviser.state == "responding" else None
+        if take is not self._take:
+            if self._take is not None:
+                self._response_ended(self._take, now)
+            if take is not None:
+                self._response_started(take)
+            self._take = take
+
+    def _phrase_ended(self, phrase: Phrase | None) -> None:
+        if phrase is None or phrase.start_tick != self._phrase_start:
+            self.events.emit("phrase_end", tick=self._phrase_start, dropped=True)
+            return
+        self.phrases += 1
+        beats = (phrase.end_tick - phrase.start_tick) / TICKS_PER_BEAT
+        self.events.emit("phrase_end", tick=phrase.start_tick, notes=phrase.note_count, beats=beats)
+
+    def _response_started(self, take: Take) -> None:
+        clock = self.improviser.clock
+        latency = (clock.time_of(take.start_tick) - take.requested) / clock.units_per_second
+        self.last_response_latency_ms = round(latency * 1000.0, 3)
+        self.responses += 1
+        self.last_take = take
+        self.events.emit(
+            "response_start",
+            kind=take.kind,
+            tick=take.start_tick,
+            beats=take.length / TICKS_PER_BEAT,
+            latency_ms=self.last_response_latency_ms,
+        )
+
+    def _response_ended(self, take: Take, now: float) -> None:
+        tick = self.improviser.clock.current_tick(now)
+        if tick < take.end_tick:
+            take.cut(tick)  # stopped early: what was queued for later never sounded
+        notes = take.note_count()
+        self.notes_out += notes
+        self.events.emit("response_end", kind=take.kind, notes=notes)
+
+    def _observe_clock(self) -> None:
+        clock = self.improviser.clock
+        if clock.rolling != self._rolling:
+            topic = "clock_start" if clock.rolling else "clock_stop"
+            self.events.emit(topic, source=self.improviser.settings.clock.source)
+            self._rolling = clock.rolling
+        if abs(clock.bpm - self._bpm) > self._tempo_step:
+            self._bpm = clock.bpm
+            self.events.emit("tempo", bpm=round(self._bpm, 3))

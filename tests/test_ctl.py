@@ -1,0 +1,162 @@
+"""``liveimpro ctl`` and ``keygen``; and Client and ctl against a real ``liveimpro run``."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mido
+import pytest
+from midicheck import stuck_notes
+from test_daemon import Daemon, play_phrase, response_notes, write_config
+
+from liveimpro.cli import main
+from liveimpro.client import Client, Subscription
+from liveimpro.ctl import parse_value, request_params
+from liveimpro.jackpeers import MidiDump
+from liveimpro.jackserver import JackServer
+
+EVENT_TIMEOUT_S = 20.0  # generous: the machine is shared
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0.8", 0.8), ("4", 4), ("true", True), ("fixed", "fixed"), ('"4"', "4"), ("[1]", "[1]")],
+)
+def test_values_are_json_scalars_or_text(text: str, value) -> None:
+    assert parse_value(text) == value
+
+
+def test_arguments_fill_the_parameters_in_order() -> None:
+    assert request_params("set", ["temperature", "0.8"]) == {"name": "temperature", "value": 0.8}
+    assert request_params("get", []) == {}
+    with pytest.raises(ValueError, match="ctl panic takes no arguments; got 1"):
+        request_params("panic", ["now"])
+
+
+def test_ctl_without_a_daemon_says_so_and_exits_2(capsys) -> None:
+    assert main(["ctl", "--address", "tcp://127.0.0.1:9", "--timeout", "0.2", "status"]) == 2
+    assert "no reply from tcp://127.0.0.1:9 within 0.2 s" in capsys.readouterr().err
+
+
+def test_keygen_writes_a_pair_and_never_overwrites(tmp_path, capsys) -> None:
+    assert main(["keygen", "alice", "--dir", str(tmp_path)]) == 0
+    assert (tmp_path / "alice.key").is_file() and (tmp_path / "alice.key_secret").is_file()
+    assert (tmp_path / "alice.key_secret").stat().st_mode & 0o077 == 0
+    assert main(["keygen", "alice", "--dir", str(tmp_path)]) == 2
+    assert "alice.key exists" in capsys.readouterr().err
+
+
+# Against a real daemon on a private JACK server ---------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ctl(config: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "liveimpro", "--config", str(config), "ctl", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def next_event(events: Subscription, topic: str) -> dict:
+    deadline = time.monotonic() + EVENT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        event = events.receive(timeout=deadline - time.monotonic())
+        if event is not None and event["event"] == topic:
+            return event
+    raise AssertionError(f"no {topic} event in {EVENT_TIMEOUT_S} s")
+
+
+def subscribed(client: Client, events: Subscription) -> None:
+    """Wait until the subscription reaches the daemon: a harmless set comes back as an event."""
+    for _ in range(100):
+        client.set("top_k", 0)
+        event = events.receive(timeout=0.2)
+        if event is not None:
+            return
+    raise AssertionError("the subscription never reached the daemon")
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_client_and_ctl_control_a_running_daemon(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    config = write_config(tmp_path / "config.toml", response_beats=64.0)
+    with config.open("a") as file:
+        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    dump = MidiDump(jack_server)
+    try:
+        daemon = Daemon(config, random_model_dir, dump.port_name)
+        try:
+            assert any(f"control on {address}" in line for line in daemon.printed)
+            with (
+                Client(address, events=events_address, timeout=10.0) as client,
+                client.subscribe() as events,
+            ):
+                subscribed(client, events)
+                status = json.loads(ctl(config, "status").stdout)
+                assert status["state"] == "listening" and status["model"] == "tiny"
+                play_phrase()
+                started = next_event(events, "response_start")
+                assert started["kind"] == "answer" and started["latency_ms"] > 0
+                changed = ctl(config, "set", "temperature", "0.3")
+                assert changed.returncode == 0, changed.stderr
+                assert next_event(events, "param_changed")["value"] == 0.3
+                assert client.get("temperature") == 0.3
+                refused = ctl(config, "set", "temperature", "9")
+                assert refused.returncode == 2 and "in (0, 5]" in refused.stderr
+                assert ctl(config, "panic").stdout.strip() == "ok"
+                assert next_event(events, "response_end")["kind"] == "answer"
+                counters = client.status()["counters"]
+                assert counters["responses"] == 1 and counters["phrases"] == 1
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    finally:
+        messages = [mido.Message.from_bytes(data, time=frame) for frame, data in dump.stop()]
+    assert status == 0, output
+    notes = response_notes(messages)
+    assert any(m.type == "note_on" and m.velocity > 0 for m in notes)
+    assert stuck_notes(notes) == set()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_ctl_watch_prints_events(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    config = write_config(tmp_path / "config.toml", response_beats=4.0)
+    with config.open("a") as file:
+        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    dump = MidiDump(jack_server)
+    try:
+        daemon = Daemon(config, random_model_dir, dump.port_name)
+        try:
+            command = [sys.executable, "-m", "liveimpro", "--config", str(config)]
+            command += ["ctl", "--count", "1", "watch", "param_"]
+            watcher = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            with Client(address, timeout=10.0) as client:
+                deadline = time.monotonic() + EVENT_TIMEOUT_S
+                while watcher.poll() is None and time.monotonic() < deadline:
+                    client.set("top_p", 0.9)  # until the watcher has subscribed and seen one
+                    time.sleep(0.1)
+            watcher.kill()
+            output, _ = watcher.communicate()
+            event = json.loads(output.splitlines()[0])
+            assert event["event"] == "param_changed" and event["name"] == "top_p"
+            assert isinstance(event["time"], float)
+            daemon.terminate()
+        finally:
+            daemon.kill()
+    finally:
+        dump.stop()

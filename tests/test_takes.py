@@ -1,0 +1,74 @@
+"""Takes: recorded as played, replayed from another start, cut where they stopped."""
+
+from __future__ import annotations
+
+import pytest
+
+from liveimpro.continuation import build_continuation
+from liveimpro.modelfile import load_model
+from liveimpro.settings import NotesSettings, SamplingSettings
+from liveimpro.takes import Replay, Take, TakeRecorder, moved_by
+from liveimpro.vocabulary import NoteEvent
+
+
+@pytest.fixture
+def continuation(random_model_dir):
+    continuation = build_continuation(
+        load_model(random_model_dir), SamplingSettings(seed=2), NotesSettings(), ticks_per_bar=96
+    )
+    continuation.start(0)
+    return continuation
+
+
+def take_of(continuation, start: int = 0, length: int = 96) -> Take:
+    primed = continuation.snapshot()
+    return Take("answer", start, length, lambda v: v, continuation, primed, 0.0)
+
+
+def test_the_recorder_keeps_what_it_plays_relative_to_the_start(continuation) -> None:
+    take = take_of(continuation, start=48)
+    recorder = TakeRecorder(continuation, take)
+    recorder.advance_to(48)
+    played = recorder.generate_until(100) + recorder.generate_until(144)
+    played += recorder.release_all(144)
+    assert played and take.events == [
+        NoteEvent(event.tick - 48, event.pitch, event.velocity) for event in played
+    ]
+
+
+def test_a_replay_plays_the_same_events_from_its_own_start(continuation) -> None:
+    take = take_of(continuation)
+    recorder = TakeRecorder(continuation, take)
+    original = recorder.generate_until(96) + recorder.release_all(96)
+    replay = Replay(take)
+    replay.advance_to(960)
+    again = replay.generate_until(1000) + replay.generate_until(1056) + replay.release_all(1056)
+    assert again == [NoteEvent(e.tick + 960, e.pitch, e.velocity) for e in original]
+
+
+def test_a_replay_ends_the_notes_it_left_sounding() -> None:
+    take = Take("answer", 0, 96, lambda v: v, None, None, 0.0, [NoteEvent(10, 60, 90)])
+    replay = Replay(take)
+    replay.advance_to(0)
+    assert replay.generate_until(50) == [NoteEvent(10, 60, 90)]
+    assert replay.release_all(50) == [NoteEvent(50, 60, 0)]
+
+
+def test_a_cut_take_keeps_what_was_heard() -> None:
+    events = [NoteEvent(0, 60, 90), NoteEvent(30, 60, 0), NoteEvent(40, 62, 90)]
+    take = Take("answer", 100, 96, lambda v: v, None, None, 0.0, list(events))
+    take.cut(135)
+    assert take.played_events() == events[:2] and take.played_length == 35
+    assert take.note_count() == 1
+    take.cut(170)  # a later look at the same stop changes nothing
+    assert take.played_length == 35 and take.length == 96
+
+
+def test_moving_a_state_moves_its_clock_and_notes_only(continuation) -> None:
+    continuation.feed_tokens([continuation.vocabulary.note_on(64)])
+    state = continuation.snapshot()
+    engine, decoder, logits, heard = moved_by(state, 96)
+    assert decoder.tick == state[1].tick + 96
+    assert decoder.sounding == {64: state[1].sounding[64] + 96}
+    assert engine is state[0] and logits is state[2] and heard == state[3]
+    assert state[1].tick == continuation.tick  # the original is untouched
