@@ -83,18 +83,23 @@ def timed_requests(client: Client, commands: list[tuple[str, dict]]) -> list[flo
 
 
 def send_load(address: str, rate: float, seconds: float, results: Any) -> None:
-    """``rate`` requests a second for ``seconds`` (run in a process of its own)."""
+    """Up to ``rate`` requests a second for ``seconds`` (run in a process of its own).
+
+    Each request waits for its reply (REQ), so a slow daemon lowers the rate achieved,
+    which is reported, rather than stretching the window.
+    """
     with Client(address, timeout=5.0) as client:
         count = round(rate * seconds)
         start = time.perf_counter()
-        timings = []
-        for index in range(count):
-            delay = start + index / rate - time.perf_counter()
+        timings: list[float] = []
+        while len(timings) < count and (elapsed := time.perf_counter() - start) < seconds:
+            delay = len(timings) / rate - elapsed
             if delay > 0:
                 time.sleep(delay)
-            cmd, params = LOAD_COMMANDS[index % len(LOAD_COMMANDS)]
+            cmd, params = LOAD_COMMANDS[len(timings) % len(LOAD_COMMANDS)]
             timings += timed_requests(client, [(cmd, params)])
-        results.put({"sent": count, "seconds": time.perf_counter() - start, "timings": timings})
+        spent = time.perf_counter() - start
+        results.put({"sent": len(timings), "seconds": spent, "timings": timings})
 
 
 def wait_for(events: Any, topic: str) -> dict:
@@ -153,8 +158,9 @@ def bench_control(
             xruns_quiet = xruns(system) - xruns_before
             loader = spawn.Process(target=send_load, args=(address, rate, seconds, results))
             loaded = window(session, seconds, loader.start)
-            loader.join()
+            # Read before join: a child exits only once its queued result is through the pipe.
             load = results.get(timeout=EVENT_TIMEOUT_S)
+            loader.join()
             xruns_loaded = xruns(system) - xruns_before - xruns_quiet
             round_trips = {
                 cmd: latency_summary(
@@ -162,6 +168,10 @@ def bench_control(
                 )
                 for cmd, params in ROUND_TRIP_COMMANDS.items()
             }
+            # The load's own param_changed events filled the subscription's queue, where
+            # ZeroMQ would drop the ones timed next.
+            while events.receive(timeout=0.1) is not None:
+                pass
             apply = latency_summary(apply_delays(client, events, APPLY_SAMPLES))
             still = client.status()
             client.panic()

@@ -24,4 +24,4 @@ def test_bench_control_measures_every_figure() -> None:
     assert result["state_after"] == "responding"  # the answer played throughout
     for case in ("jitter_without_load", "jitter_with_load"):
         assert result[case]["clock_pulses"]["n"] > 0
-    assert result["jitter_with_load"]["load_round_trip"]["n"] == 200
+    assert 0 < result["jitter_with_load"]["load_round_trip"]["n"] <= 200
