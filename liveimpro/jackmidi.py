@@ -1,7 +1,9 @@
 """JACK-native MIDI ports with frame-accurate timing (JACK-Client over libjack).
 
 Times are JACK frame times: integer sample counts of the server's clock, read with
-``now()``. They wrap around after 2**32 frames (about 24.8 hours at 48 kHz).
+``now()``. JACK's own counter wraps around after 2**32 frames (about 24.8 hours at
+48 kHz); the ports extend it to a count that never wraps, so a schedule computed as
+``start + n * period`` stays valid however long the daemon runs.
 
 Output events are written inside the process callback at their frame offset within
 the cycle, so a receiver sees them on the exact frame asked for, provided they were
@@ -41,6 +43,32 @@ IMMEDIATE = None  # the epoch of messages sent now: panic() never cancels them
 # send order and is unique, so tuples never compare further.
 Event = tuple[int, int, int | None, bytes]
 
+FRAME_COUNTER_WRAP = 2**32
+HALF_WRAP = FRAME_COUNTER_WRAP // 2
+
+
+class FrameCounter:
+    """JACK's 32-bit frame times, extended to a count that never wraps.
+
+    A reading is placed within half a wrap (12.4 hours at 48 kHz) of the latest cycle's
+    start: readings come at least once a cycle, so that is never ambiguous.
+    """
+
+    def __init__(self, first_reading: int) -> None:
+        self.cycle_start = first_reading
+
+    def extend(self, reading: int) -> int:
+        return (
+            self.cycle_start
+            + (reading - self.cycle_start + HALF_WRAP) % FRAME_COUNTER_WRAP
+            - HALF_WRAP
+        )
+
+    def start_cycle(self, reading: int) -> int:
+        """Extend a cycle's first frame (in the process callback) and make it the reference."""
+        self.cycle_start = self.extend(reading)
+        return self.cycle_start
+
 
 class _JackEndpoint:
     """One JACK client owning one MIDI port."""
@@ -50,6 +78,15 @@ class _JackEndpoint:
         ports = self.client.midi_outports if is_output else self.client.midi_inports
         self.port = ports.register(port_name)
         self._is_output = is_output
+        self._frames = FrameCounter(self.client.frame_time)
+
+    def now(self) -> int:
+        """The current frame, extended."""
+        return self._frames.extend(self.client.frame_time)
+
+    def cycle_start(self) -> int:
+        """The current cycle's first frame, extended; only from the process callback."""
+        return self._frames.start_cycle(self.client.last_frame_time)
 
     def start(self, process: Callable[[int], None], peer: str | None) -> None:
         """Activate with ``process`` and connect to ``peer``; the client is closed on failure."""
@@ -116,10 +153,10 @@ class JackInput(_JackReconnect, InputPort):
         return self._endpoint.port.name
 
     def now(self) -> int:
-        return self._endpoint.client.frame_time
+        return self._endpoint.now()
 
     def _process(self, frames: int) -> None:
-        cycle_start = self._endpoint.client.last_frame_time
+        cycle_start = self._endpoint.cycle_start()
         for offset, data in self._endpoint.port.incoming_midi_events():
             self._deliver(bytes(data), cycle_start + offset)
 
@@ -157,7 +194,7 @@ class JackOutput(_JackReconnect, OutputPort):
         return self._endpoint.client.samplerate
 
     def now(self) -> int:
-        return self._endpoint.client.frame_time
+        return self._endpoint.now()
 
     def _send(self, message: mido.Message) -> None:
         self._handoff.append((0, next(self._order), IMMEDIATE, bytes(message.bytes())))
@@ -174,7 +211,7 @@ class JackOutput(_JackReconnect, OutputPort):
         port.clear_buffer()
         while self._handoff:
             heapq.heappush(self._due, self._handoff.popleft())
-        cycle_start = self._endpoint.client.last_frame_time
+        cycle_start = self._endpoint.cycle_start()
         cycle_end = cycle_start + frames
         while self._due and self._due[0][0] < cycle_end:
             when, _, epoch, data = heapq.heappop(self._due)

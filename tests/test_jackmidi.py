@@ -11,7 +11,7 @@ import mido
 import pytest
 from jitter import measure_grid_jitter
 
-from liveimpro.jackmidi import JackInput, JackOutput
+from liveimpro.jackmidi import FRAME_COUNTER_WRAP, FrameCounter, JackInput, JackOutput
 from liveimpro.jackpeers import MidiDump, MidiSeq, unique_client_name
 from liveimpro.jackserver import JackServer
 from liveimpro.ports import ALL_NOTES_OFF, AmbiguousPortName, PortNotFound, RtMidiOutput
@@ -28,6 +28,25 @@ def all_notes_off() -> list[bytes]:
 
 def wait_frames(port: JackOutput, until: int) -> None:
     time.sleep(max(0, until - port.now()) / port.samplerate)
+
+
+def test_frame_times_keep_counting_past_jacks_32_bit_wrap() -> None:
+    period = 256
+    counter = FrameCounter(FRAME_COUNTER_WRAP - 300)  # a server up for 24.8 hours
+    cycle_starts = [
+        counter.start_cycle((FRAME_COUNTER_WRAP - 300 + n * period) % FRAME_COUNTER_WRAP)
+        for n in range(1, 5)
+    ]
+    assert cycle_starts == [FRAME_COUNTER_WRAP - 300 + n * period for n in range(1, 5)]
+    assert counter.cycle_start > FRAME_COUNTER_WRAP  # past the wrap, still rising
+    assert counter.extend(10) == FRAME_COUNTER_WRAP + 10 < counter.cycle_start
+    assert counter.extend(FRAME_COUNTER_WRAP - 5) == FRAME_COUNTER_WRAP - 5  # just before it
+
+
+def test_a_counter_started_near_the_wrap_reads_its_own_frames_back() -> None:
+    counter = FrameCounter(4_000_000_000)
+    assert counter.extend(4_000_000_100) == 4_000_000_100
+    assert counter.extend(3_999_999_000) == 3_999_999_000
 
 
 def test_output_lands_on_the_exact_frames(jack_server: JackServer) -> None:
