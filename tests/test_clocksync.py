@@ -2,14 +2,11 @@ import random
 
 import mido
 import pytest
+from improviserrig import STEP_MS, ImproviserRig
 
 from liveimpro.clock import Clock, TempoClock
 from liveimpro.clocksync import ExternalClock, build_clock
-from liveimpro.continuation import build_continuation
-from liveimpro.improviser import Improviser
-from liveimpro.modelfile import load_model
-from liveimpro.ports import ALL_NOTES_OFF, MemoryOutputPort
-from liveimpro.scheduler import ResponseScheduler
+from liveimpro.ports import ALL_NOTES_OFF
 from liveimpro.settings import (
     ClockSettings,
     ContinuationSettings,
@@ -179,29 +176,21 @@ def test_the_tempo_guess_is_checked() -> None:
 
 SOURCE_MS_PER_PULSE = 25  # the source plays 100 bpm on a millisecond clock; we guess 120
 FIRST_PULSE_MS = 1013  # off any round number, so the grid can only come from the pulses
-STEP_MS = 5  # the daemon loop's turn
 
 
-class FollowRig:
+class FollowRig(ImproviserRig):
     """An improviser following a pulse source, driven the way the daemon loop drives it."""
 
     def __init__(self, model_dir, *, thru: bool = False, clock: Clock | None = None) -> None:
-        self.now = 0.0
-        self.settings = Settings(
+        settings = Settings(
             sampling=SamplingSettings(seed=3),
             continuation=ContinuationSettings(beats=8.0),
             daemon=DaemonSettings(thru=thru),
             phrase=PhraseSettings(silence_beats=1.0, min_notes=2),
             response=ResponseSettings(quantize="beat", lookahead_beats=0.5),
         )
-        self.port = MemoryOutputPort(now=lambda: self.now)
-        self.clock = clock or ExternalClock(120, 0.0, units_per_second=1000)
-        continuation = build_continuation(
-            load_model(model_dir), self.settings.sampling, self.settings.notes, ticks_per_bar=96
-        )
-        self.scheduler = ResponseScheduler(self.port, self.clock, channel=0, lookahead_beats=0.5)
-        self.improviser = Improviser(
-            self.settings, continuation, self.clock, self.scheduler, self.port
+        super().__init__(
+            model_dir, settings, clock or ExternalClock(120, 0.0, units_per_second=1000)
         )
         self.pulsing = False
         self.next_pulse = float(FIRST_PULSE_MS)
@@ -210,33 +199,15 @@ class FollowRig:
         self.improviser.handle(mido.Message(kind, time=self.now, **fields))
         self.pulsing = kind in ("start", "continue")
 
-    def play(self, message: mido.Message) -> None:
-        self.improviser.handle(message.copy(time=self.now))
-
-    def wait(self, ms: float) -> None:
-        end = self.now + ms
-        while self.now < end:
-            self.now += STEP_MS
-            while self.pulsing and self.next_pulse <= self.now:  # arrived since the last turn
-                self.improviser.handle(mido.Message("clock", time=self.next_pulse))
-                self.next_pulse += SOURCE_MS_PER_PULSE
-            if not self.pulsing:  # a source that stops pulsing while stopped
-                self.next_pulse = max(self.next_pulse, self.now + SOURCE_MS_PER_PULSE)
-            self.improviser.update(self.now)
+    def before_turn(self) -> None:
+        while self.pulsing and self.next_pulse <= self.now:  # arrived since the last turn
+            self.improviser.handle(mido.Message("clock", time=self.next_pulse))
+            self.next_pulse += SOURCE_MS_PER_PULSE
+        if not self.pulsing:  # a source that stops pulsing while stopped
+            self.next_pulse = max(self.next_pulse, self.now + SOURCE_MS_PER_PULSE)
 
     def phrase(self, pitches=(60, 62, 64)) -> None:
-        for pitch in pitches:
-            self.play(mido.Message("note_on", note=pitch, velocity=90))
-            self.wait(6 * SOURCE_MS_PER_PULSE)
-            self.play(mido.Message("note_off", note=pitch))
-            self.wait(3 * SOURCE_MS_PER_PULSE)
-
-    def wait_for_response(self) -> None:
-        for _ in range(1000):
-            if self.scheduler.playing:
-                return
-            self.wait(STEP_MS)
-        raise AssertionError("no response started")
+        super().phrase(pitches, note_ms=6 * SOURCE_MS_PER_PULSE, rest_ms=3 * SOURCE_MS_PER_PULSE)
 
     def note_ons(self) -> list[mido.Message]:
         return [m for m in self.port.scheduled if m.type == "note_on" and m.velocity > 0]

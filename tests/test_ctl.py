@@ -84,15 +84,21 @@ def subscribed(client: Client, events: Subscription) -> None:
     raise AssertionError("the subscription never reached the daemon")
 
 
+def control_config(tmp_path: Path, response_beats: float) -> tuple[Path, str, str]:
+    """A daemon config with control on two free loopback ports: (config, commands, events)."""
+    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    config = write_config(tmp_path / "config.toml", response_beats=response_beats)
+    with config.open("a") as file:
+        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    return config, address, events_address
+
+
 @pytest.mark.jack
 @pytest.mark.slow
 def test_client_and_ctl_control_a_running_daemon(
     jack_server: JackServer, random_model_dir: Path, tmp_path: Path
 ) -> None:
-    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-    config = write_config(tmp_path / "config.toml", response_beats=64.0)
-    with config.open("a") as file:
-        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    config, address, events_address = control_config(tmp_path, response_beats=64.0)
     dump = MidiDump(jack_server)
     try:
         daemon = Daemon(config, random_model_dir, dump.port_name)
@@ -134,10 +140,7 @@ def test_client_and_ctl_control_a_running_daemon(
 def test_ctl_watch_prints_events(
     jack_server: JackServer, random_model_dir: Path, tmp_path: Path
 ) -> None:
-    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-    config = write_config(tmp_path / "config.toml", response_beats=4.0)
-    with config.open("a") as file:
-        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    config, address, _ = control_config(tmp_path, response_beats=4.0)
     dump = MidiDump(jack_server)
     try:
         daemon = Daemon(config, random_model_dir, dump.port_name)

@@ -1,13 +1,11 @@
 import mido
 import pytest
+from improviserrig import MS_PER_TICK, STEP_MS, ImproviserRig
 from midicheck import stuck_notes
 
 from liveimpro.clock import TempoClock
-from liveimpro.continuation import build_continuation
-from liveimpro.improviser import Improviser, velocity_follower
-from liveimpro.modelfile import load_model
-from liveimpro.ports import ALL_NOTES_OFF, MemoryOutputPort
-from liveimpro.scheduler import ResponseScheduler
+from liveimpro.improviser import velocity_follower
+from liveimpro.ports import ALL_NOTES_OFF
 from liveimpro.settings import (
     ContinuationSettings,
     DaemonSettings,
@@ -17,58 +15,20 @@ from liveimpro.settings import (
     Settings,
 )
 
-MS_PER_TICK = 20  # 125 bpm on a millisecond clock
-STEP_MS = 5  # the daemon loop's turn, in the fake clock
 
-
-class Rig:
+class Rig(ImproviserRig):
     """An improviser on memory ports and a fake millisecond clock."""
 
     def __init__(self, model_dir, **response) -> None:
-        self.now = 0.0
         thru = response.pop("thru", False)
-        self.settings = Settings(
+        settings = Settings(
             sampling=SamplingSettings(seed=3),
             continuation=ContinuationSettings(beats=4.0, beats_per_bar=4),
             daemon=DaemonSettings(thru=thru),
             phrase=PhraseSettings(silence_beats=1.0, min_notes=2),
             response=ResponseSettings(**response),
         )
-        self.port = MemoryOutputPort(now=lambda: self.now)
-        self.clock = TempoClock(bpm=125, start=0.0, units_per_second=1000)
-        continuation = build_continuation(
-            load_model(model_dir), self.settings.sampling, self.settings.notes, ticks_per_bar=96
-        )
-        self.scheduler = ResponseScheduler(self.port, self.clock, channel=0, lookahead_beats=0.5)
-        self.improviser = Improviser(
-            self.settings, continuation, self.clock, self.scheduler, self.port
-        )
-
-    def play(self, message: mido.Message) -> None:
-        self.improviser.handle(message.copy(time=self.now))
-
-    def wait(self, ms: float) -> None:
-        end = self.now + ms
-        while self.now < end:
-            self.now += STEP_MS
-            self.improviser.update(self.now)
-
-    def phrase(self, pitches=(60, 62, 64), velocity: int = 90) -> None:
-        for pitch in pitches:
-            self.play(mido.Message("note_on", note=pitch, velocity=velocity))
-            self.wait(7 * MS_PER_TICK)
-            self.play(mido.Message("note_off", note=pitch))
-            self.wait(3 * MS_PER_TICK)
-
-    def wait_for_response(self) -> None:
-        for _ in range(1000):
-            if self.scheduler.playing:
-                return
-            self.wait(STEP_MS)
-        raise AssertionError("no response started")
-
-    def everything_sent(self) -> list[mido.Message]:
-        return sorted(self.port.sent + self.port.scheduled, key=lambda m: m.time)
+        super().__init__(model_dir, settings, TempoClock(bpm=125, start=0.0, units_per_second=1000))
 
 
 @pytest.mark.parametrize(("quantize", "grid"), [("immediate", 1), ("beat", 24), ("bar", 96)])
