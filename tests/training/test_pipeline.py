@@ -34,6 +34,8 @@ def test_pipeline_makes_a_model_the_engine_plays(tmp_path):
     run_dir = tmp_path / "runs" / "tiny"
     for name in (BEST_WEIGHTS, HISTORY_FILE, FACTS_FILE, REPORT_JSON, REPORT_MD, CURVE_PNG):
         assert (run_dir / name).is_file(), name
+    for split in ("train", "validation"):  # tensorboard comes with the train extra
+        assert list((run_dir / "tensorboard" / split).glob("events.out.tfevents.*")), split
     facts = json.loads((run_dir / FACTS_FILE).read_text())
     assert facts["epochs_run"] == 1
     assert facts["backend"] and facts["device"] and facts["wall_time_s"] > 0
