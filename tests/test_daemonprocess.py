@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
 
+from liveimpro.benchdaemon import daemon_base
 from liveimpro.daemonprocess import DaemonError, DaemonProcess, with_private_control
 from liveimpro.jackserver import JackServer
 from liveimpro.settings import Settings
-
-
-def settings_with_model(model: str) -> Settings:
-    settings = Settings()
-    return dataclasses.replace(
-        settings,
-        model=dataclasses.replace(settings.model, name=model),
-        daemon=dataclasses.replace(settings.daemon, api="jack"),
-    )
 
 
 def test_the_control_plane_moves_to_ipc_endpoints_in_the_folder(tmp_path: Path) -> None:
@@ -28,7 +19,7 @@ def test_the_control_plane_moves_to_ipc_endpoints_in_the_folder(tmp_path: Path) 
 
 
 def test_a_daemon_that_exits_at_start_is_an_error_with_its_output() -> None:
-    daemon = DaemonProcess(settings_with_model("no-such-model"))
+    daemon = DaemonProcess(daemon_base("no-such-model"))
     with pytest.raises(DaemonError, match="no-such-model") as raised:
         daemon.wait_ready()
     assert "exited with status 2" in str(raised.value)
@@ -39,7 +30,7 @@ def test_a_daemon_that_exits_at_start_is_an_error_with_its_output() -> None:
 def test_a_daemon_starts_reports_its_resources_and_stops_cleanly(
     jack_server: JackServer, random_model_dir: Path
 ) -> None:
-    with DaemonProcess(settings_with_model(str(random_model_dir))) as daemon:
+    with DaemonProcess(daemon_base(str(random_model_dir))) as daemon:
         ready_s = daemon.wait_ready()
         assert 0 < ready_s < 30
         assert "liveimpro-in:liveimpro in" in jack_server.ports()
