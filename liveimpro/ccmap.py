@@ -3,7 +3,8 @@
 As in Magenta's MIDI interface, a mapped continuous controller's value 0..127 maps linearly
 onto a range (``cc.temperature_low`` .. ``cc.temperature_high`` and so on); a mapped button
 (panic, loop, mutate) acts when its value rises to 64 or more; the model selector's value
-picks one of the models listed at start, in name order, and only a change of pick loads one.
+picks one of the models listed at start, in name order, and only a change of pick loads one;
+the scale controller locks the answer to the phrase's key at 64 or more and unlocks it below.
 Ending a phrase is ``phrase.end_cc``, which the phrase capture handles itself.
 """
 
@@ -14,6 +15,7 @@ import mido
 from liveimpro.phrase import SUSTAIN_CC
 from liveimpro.protocol import Request
 from liveimpro.settings import CcSettings, Settings
+from liveimpro.tonality import SCALE_FROM_PHRASE, SCALE_OFF
 
 PRESSED = 64  # a button's value from here up means pressed
 CC_MAX = 127
@@ -50,6 +52,9 @@ class CcMap:
             return self._press(target, message.control, value)
         if target == "model_select":
             return self._pick_model(value)
+        if target == "scale":
+            locked = SCALE_FROM_PHRASE if value >= PRESSED else SCALE_OFF
+            return Request("set", {"name": "scale", "value": locked})
         low = getattr(self.settings, f"{target}_low")
         high = getattr(self.settings, f"{target}_high")
         return Request("set", {"name": target, "value": low + (high - low) * value / CC_MAX})

@@ -36,7 +36,8 @@ def cmd_continue(args: argparse.Namespace) -> int:
     from liveimpro.midifile import add_track, read_phrase, ticks_per_bar
     from liveimpro.modelfile import load_model, resolve_model
     from liveimpro.pianoroll import render
-    from liveimpro.vocabulary import TICKS_PER_BEAT, encode, notes_from_events
+    from liveimpro.priming import PhrasePrimer
+    from liveimpro.vocabulary import TICKS_PER_BEAT, notes_from_events
 
     pin_blas_threads()
     settings = _settings(args)
@@ -51,8 +52,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
     continuation = build_continuation(
         model, sampling, settings.notes, ticks_per_bar(midi), settings.adaptation
     )
-    continuation.start(notes[0].start)
-    continuation.feed_tokens(encode(notes, model.vocabulary, start_tick=continuation.tick))
+    PhrasePrimer(continuation).prime(notes)
     end = continuation.tick + round(beats * TICKS_PER_BEAT)
     events = continuation.generate_until(end) + continuation.release_all(end)
     response = notes_from_events(events)
@@ -99,6 +99,37 @@ def cmd_bench_control(args: argparse.Namespace) -> int:
 
     result = bench_control(
         model=args.model, requests=args.requests, seconds=args.seconds, rate=args.rate
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_bench_quality(args: argparse.Namespace) -> int:
+    from liveimpro.benchquality import bench_quality
+    from liveimpro.engine import pin_blas_threads
+    from liveimpro.modelfile import load_model, resolve_model
+
+    pin_blas_threads()
+    settings = _settings(args)
+    model_settings = _with(settings.model, name=args.model)
+    model = load_model(resolve_model(model_settings.name, model_settings.models_path()))
+    sampling = _with(
+        settings.sampling,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        scale=args.scale,
+    )
+    enabled = None if args.adaptation is None else args.adaptation == "on"
+    adaptation = _with(settings.adaptation, enabled=enabled)
+    data = args.data or Path(model.training.get("prepared_dir", "runs/prepared"))
+    result = bench_quality(
+        model,
+        data,
+        pieces=args.pieces,
+        sampling=sampling,
+        adaptation=adaptation,
+        seed=args.seed,
     )
     print(json.dumps(result, indent=2))
     return 0
@@ -224,6 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--rate", type=int, default=1000, help="control load, requests/s")
     control.set_defaults(run=cmd_bench_control)
 
+    quality = bench_kinds.add_parser(
+        "quality", help="answers to score, transposed and performed primes on the test split"
+    )
+    quality.add_argument("--model", help="model name (under models/) or path")
+    quality.add_argument(
+        "--data", type=Path, help="prepared data folder holding test.npz (default: the model's)"
+    )
+    quality.add_argument("--pieces", type=int, default=200, help="test pieces (default: 200)")
+    quality.add_argument("--temperature", type=float, help="sampling temperature, 0 < T <= 5")
+    quality.add_argument("--top-p", type=float, help="nucleus sampling mass, 0 < p <= 1")
+    quality.add_argument("--scale", help="scale lock while sampling (sampling.scale)")
+    quality.add_argument(
+        "--adaptation",
+        choices=("on", "off"),
+        help="mix in the short-term model (adaptation.enabled)",
+    )
+    quality.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    quality.set_defaults(run=cmd_bench_quality)
+
     models = commands.add_parser("models", help="list the available models")
     models.set_defaults(run=cmd_models)
 
@@ -264,13 +314,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from liveimpro.benchquality import QualityDataError
     from liveimpro.midifile import MidiFileError
     from liveimpro.modelfile import ModelFileError
 
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (UsageError, MidiFileError, ModelFileError, TypeError, ValueError) as error:
+    except (
+        UsageError,
+        MidiFileError,
+        ModelFileError,
+        QualityDataError,
+        TypeError,
+        ValueError,
+    ) as error:
         print(f"liveimpro: error: {error}", file=sys.stderr)
         return 2
 

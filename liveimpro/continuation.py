@@ -13,9 +13,11 @@ import numpy as np
 
 from liveimpro.adaptation import ShortTermModel, mix_by_entropy
 from liveimpro.engine import Engine, EngineState
+from liveimpro.inputstyle import InputStyle
 from liveimpro.modelfile import LoadedModel
 from liveimpro.sampling import NoteLimits, Sampler, TokenMask
 from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
+from liveimpro.tonality import SCALE_FROM_PHRASE, Scale, parse_scale
 from liveimpro.vocabulary import (
     TICKS_PER_BEAT,
     EventDecoder,
@@ -39,8 +41,10 @@ class Continuation:
         limits: NoteLimits,
         ticks_per_bar: int,
         adaptation: AdaptationSettings | None = None,
+        input_style: InputStyle | None = None,
     ) -> None:
         self.engine = engine
+        self.input_style = input_style or InputStyle()  # what the model heard in training
         self.vocabulary = vocabulary
         self.sampler = sampler
         self.mask = TokenMask(vocabulary, limits)
@@ -52,6 +56,26 @@ class Continuation:
         self.short_term = (
             ShortTermModel(vocabulary.size, self.adaptation.order) if self.adaptation else None
         )
+        self.phrase_key: Scale | None = None  # the key found in the latest phrase
+        self._lock_scale()
+
+    def set_sampling(self, params: SamplingSettings) -> None:
+        """Sample by ``params`` from the tick generation has reached (see replan)."""
+        self.sampler.params = params
+        self._lock_scale()
+        self.replan()
+
+    def set_phrase_key(self, key: Scale | None) -> None:
+        """The key of the phrase just heard: the scale of ``sampling.scale = "phrase"``."""
+        self.phrase_key = key
+        self._lock_scale()
+
+    def _lock_scale(self) -> None:
+        setting = self.sampler.params.scale
+        scale = self.phrase_key if setting == SCALE_FROM_PHRASE else parse_scale(setting)
+        pitch_classes = scale.pitch_classes if scale else None
+        if pitch_classes != self.mask.scale:
+            self.mask.lock_scale(pitch_classes)
 
     @property
     def tick(self) -> int:
@@ -83,6 +107,18 @@ class Continuation:
             if heard and self.short_term:
                 self.short_term.update(token)
         return events
+
+    def surprisal(self, tokens: Iterable[int]) -> np.ndarray:
+        """Bits each of ``tokens`` costs, predicted as the continuation would predict it
+        (adaptation included), feeding each after it is scored: (n,) float64."""
+        bits = []
+        for token in tokens:
+            logits = self._prediction().astype(np.float64)
+            top = logits.max()
+            log_z = top + np.log(np.exp(logits - top).sum())
+            bits.append((log_z - logits[token]) / np.log(2))
+            self.feed_tokens([token])
+        return np.asarray(bits)
 
     def advance_to(self, tick: int) -> None:
         """Feed the silence up to ``tick`` (e.g. to a quantised response start)."""
@@ -182,4 +218,5 @@ def build_continuation(
         limits,
         ticks_per_bar,
         adaptation,
+        model.input_style,
     )

@@ -17,8 +17,9 @@ import mido
 
 from liveimpro.clock import CLOCK_MESSAGES, Clock, TempoClock
 from liveimpro.continuation import Continuation, ContinuationState
-from liveimpro.phrase import Phrase, PhraseCapture, PhrasePrimer
+from liveimpro.phrase import Phrase, PhraseCapture
 from liveimpro.ports import OutputPort
+from liveimpro.priming import PhrasePrimer, PrimerState
 from liveimpro.scheduler import ResponseScheduler
 from liveimpro.settings import Settings
 from liveimpro.takes import Replay, Take, TakeRecorder, moved_by
@@ -58,9 +59,9 @@ class Improviser:
         # Phrase events not yet fed to the continuation (it is busy while responding).
         self._unprimed: list[NoteEvent] = []
         self._unprimed_start: int | None = None
-        # The continuation as it was before a response started early (see update); None
-        # when no early start awaits confirmation.
-        self._early_start: ContinuationState | None = None
+        # The continuation and primer as they were before a response started early (see
+        # update); None when no early start awaits confirmation.
+        self._early_start: tuple[ContinuationState, PrimerState] | None = None
         self.muted = False  # phrases are listened to but not answered
         self.take: Take | None = None  # the latest response started (an early one may be withdrawn)
 
@@ -132,12 +133,14 @@ class Improviser:
         lead = self.clock.units_per_second * RESPONSE_LEAD_S
         if self.clock.time_of(start) - now > lead:
             return
-        self._early_start = self.continuation.snapshot()
+        self._early_start = self.continuation.snapshot(), self.primer.snapshot()
         self._respond(phrase, start)
 
     def _withdraw_early_start(self) -> None:
         self.scheduler.stop()
-        self.continuation.restore(self._early_start)
+        continuation_state, primer_state = self._early_start
+        self.continuation.restore(continuation_state)
+        self.primer.restore(primer_state)
         self._early_start = None
 
     def _prime(self) -> None:
@@ -151,7 +154,7 @@ class Improviser:
             self._unprimed = []
 
     def _respond(self, phrase: Phrase, start: int) -> None:
-        self.primer.feed(list(phrase.closing))
+        self.primer.finish(phrase.closing)
         response = self.settings.response
         if response.length == "fixed":
             length = round(self.settings.continuation.beats * TICKS_PER_BEAT)
@@ -198,8 +201,7 @@ class Improviser:
             raise ValueError("the tempo follows the external MIDI clock (clock.source)")
         self.settings = settings
         if settings.sampling != old.sampling:
-            self.continuation.sampler.params = settings.sampling
-            self.continuation.replan()  # a rest drawn past the lookahead is drawn again
+            self.continuation.set_sampling(settings.sampling)  # a rest drawn too far is redrawn
         if settings.phrase != old.phrase:
             self.capture.retune(settings.phrase)
         if settings.clock.bpm != old.clock.bpm:
@@ -287,7 +289,7 @@ class Improviser:
         """
         if self.capture.active or self.scheduler.playing:
             return False
-        continuation.sampler.params = self.settings.sampling
+        continuation.set_sampling(self.settings.sampling)
         self.continuation = continuation
         self.primer = PhrasePrimer(continuation)
         return True

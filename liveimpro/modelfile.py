@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveimpro.inputstyle import InputStyle
 from liveimpro.model import ModelSpec, weight_shapes
 from liveimpro.settings import REPO_MODELS_DIR
 from liveimpro.vocabulary import Vocabulary, VocabularySpec
@@ -43,6 +44,7 @@ class LoadedModel:
     weights: dict[str, np.ndarray]
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    input_style: InputStyle = field(default_factory=InputStyle)  # the training data's shape
 
 
 def _sha256(path: Path) -> str:
@@ -57,6 +59,7 @@ def save_model(
     *,
     training: dict | None = None,
     metrics: dict | None = None,
+    input_style: InputStyle | None = None,
 ) -> Path:
     """Write a model directory; returns its path."""
     _check_shapes(directory / WEIGHTS_FILE, spec, weights)
@@ -68,6 +71,7 @@ def save_model(
         "name": directory.name,
         "vocabulary": vocabulary_spec.to_dict(),
         "model": spec.to_dict(),
+        "input": (input_style or InputStyle()).to_dict(),
         "training": training or {},
         "metrics": metrics or {},
         "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights_path)},
@@ -111,6 +115,7 @@ def load_model(directory: Path) -> LoadedModel:
     try:
         spec = ModelSpec.from_dict(metadata["model"])
         vocabulary = Vocabulary(VocabularySpec.from_dict(metadata["vocabulary"]))
+        input_style = InputStyle.from_dict(metadata.get("input", {}))
         weights_info = metadata["weights"]
         weights_path = directory / str(weights_info["file"])
         expected_sha = str(weights_info["sha256"])
@@ -140,6 +145,7 @@ def load_model(directory: Path) -> LoadedModel:
         weights=weights,
         training=metadata.get("training") or {},
         metrics=metadata.get("metrics") or {},
+        input_style=input_style,
     )
 
 

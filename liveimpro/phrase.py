@@ -1,10 +1,9 @@
-"""Capturing the performer's phrase from incoming MIDI, and priming the model with it.
+"""Capturing the performer's phrase from incoming MIDI.
 
 :class:`PhraseCapture` is pure policy: it turns mido messages (already placed on the tick
 grid) into note events, resolving the sustain pedal, and decides when a phrase is over:
-after a silence, on the end-phrase controller, or at the maximum length.
-:class:`PhrasePrimer` encodes each event and feeds it to the continuation as it comes,
-so ending a phrase costs the same however long it was.
+after a silence, on the end-phrase controller, or at the maximum length. The events go
+on to :class:`liveimpro.priming.PhrasePrimer`.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from dataclasses import dataclass
 
 import mido
 
-from liveimpro.continuation import Continuation
 from liveimpro.settings import PhraseSettings
-from liveimpro.vocabulary import TICKS_PER_BEAT, EventEncoder, NoteEvent
+from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
 
 SUSTAIN_CC = 64
 PEDAL_DOWN = 64  # controller values from here up mean "on"
@@ -164,26 +162,3 @@ class PhraseCapture:
             mean_velocity=sum(self._velocities) / len(self._velocities),
             closing=tuple(NoteEvent(end_tick, pitch, 0) for pitch in sorted(sounding)),
         )
-
-
-class PhrasePrimer:
-    """Feeds a phrase's events to a continuation as they arrive."""
-
-    def __init__(self, continuation: Continuation) -> None:
-        self.continuation = continuation
-        self._encoder: EventEncoder | None = None
-
-    def begin(self, tick: int) -> None:
-        """Reset the continuation for a phrase whose first event is at ``tick``."""
-        self.continuation.start(tick)
-        self._encoder = EventEncoder(self.continuation.vocabulary, self.continuation.tick)
-
-    def feed(self, events: list[NoteEvent]) -> None:
-        if self._encoder is None:
-            raise RuntimeError("begin() a phrase before feeding it")
-        for event in events:
-            if event.is_on:
-                tokens = self._encoder.note_on(event.pitch, event.velocity, event.tick)
-            else:
-                tokens = self._encoder.note_off(event.pitch, event.tick)
-            self.continuation.feed_tokens(tokens)

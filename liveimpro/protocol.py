@@ -34,6 +34,7 @@ PARAMETERS: dict[str, tuple[type[Section], str]] = {
     "temperature": (SamplingSettings, "temperature"),
     "top_k": (SamplingSettings, "top_k"),
     "top_p": (SamplingSettings, "top_p"),
+    "scale": (SamplingSettings, "scale"),
     "tempo": (ClockSettings, "bpm"),
     "response_beats": (ContinuationSettings, "beats"),
     "response_length": (ResponseSettings, "length"),

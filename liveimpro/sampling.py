@@ -3,7 +3,8 @@
 The masks make a stuck or orphan note impossible whatever the model says:
 no note-off for a silent pitch, no note-on for a sounding one, a polyphony
 cap, a pitch range, and a maximum note length after which only the overdue
-note-offs are allowed. They also keep time moving: a note cannot end on the
+note-offs are allowed. A scale lock leaves note-ons only on the scale's
+pitch classes. They also keep time moving: a note cannot end on the
 tick it started, and two velocity tokens never follow each other.
 """
 
@@ -41,12 +42,19 @@ class TokenMask:
     def __init__(self, vocabulary: Vocabulary, limits: NoteLimits) -> None:
         self.vocabulary = vocabulary
         self.limits = limits
-        v = vocabulary
+        self._mask = np.empty(vocabulary.size, dtype=bool)
+        self.lock_scale(None)
+
+    def lock_scale(self, pitch_classes: frozenset[int] | None) -> None:
+        """Allow note-ons only on these pitch classes (0 = C); None allows all twelve."""
+        v, limits = self.vocabulary, self.limits
+        pitches = np.arange(limits.pitch_low, limits.pitch_high + 1)  # (P,)
+        if pitch_classes is not None:
+            pitches = pitches[np.isin(pitches % 12, sorted(pitch_classes))]
+        self.scale = pitch_classes
         self._base = np.zeros(v.size, dtype=bool)
-        self._base[v.note_on(limits.pitch_low) : v.note_on(limits.pitch_high) + 1] = True
-        self._base[v.velocity_base : v.shift_base] = True
-        self._base[v.shift_base :] = True
-        self._mask = np.empty(v.size, dtype=bool)
+        self._base[v.note_on_base + pitches] = True
+        self._base[v.velocity_base :] = True  # velocities and shifts
 
     def allowed(self, decoder: EventDecoder) -> np.ndarray:
         """Boolean mask (V,); always has at least one True. Reused between calls."""

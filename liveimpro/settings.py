@@ -20,6 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from liveimpro.tonality import parse_scale
+
 SPEC_KEY = "liveimpro.setting"
 REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
@@ -154,6 +156,18 @@ class SamplingSettings(Section):
         low_exclusive=True,
     )
     seed: int = setting(-1, "random seed; -1 = a fresh seed each run", low=-1, high=2**32 - 1)
+    scale: str = setting(
+        "off",
+        "answer only in a scale: 'off', 'phrase' (the key found in the phrase) or a tonic and"
+        " a mode such as 'D dorian'",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:
+            parse_scale(self.scale)
+        except ValueError as error:
+            raise ValueError(f"sampling.{error}") from None
 
 
 @dataclass(frozen=True)
@@ -358,10 +372,19 @@ class CcSettings(Section):
     loop: int = _controller("loop (value 64 or more)")
     mutate: int = _controller("mutate (value 64 or more)")
     model_select: int = _controller("the model: the value picks one of the models in name order")
+    scale: int = _controller("sampling.scale: 64 or more locks to the phrase's key, less: off")
 
     def controllers(self) -> dict[str, int]:
         """Each mapped target and its controller number."""
-        targets = ("temperature", "response_beats", "panic", "loop", "mutate", "model_select")
+        targets = (
+            "temperature",
+            "response_beats",
+            "panic",
+            "loop",
+            "mutate",
+            "model_select",
+            "scale",
+        )
         return {target: getattr(self, target) for target in targets if getattr(self, target) >= 0}
 
     def __post_init__(self) -> None:

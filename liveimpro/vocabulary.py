@@ -18,7 +18,7 @@ features: the tick within the beat and the beat within the bar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -214,6 +214,12 @@ class EventEncoder:
         """Shift tokens that bring the clock to ``tick`` (e.g. a silence)."""
         return self._advance(tick)
 
+    def copy(self) -> EventEncoder:
+        twin = EventEncoder(self.vocabulary, self.tick)
+        twin.velocity_bin = self.velocity_bin
+        twin.sounding = set(self.sounding)
+        return twin
+
 
 class EventDecoder:
     """Turns tokens back into note events, one token at a time.
@@ -264,24 +270,21 @@ class EventDecoder:
         return events
 
 
-def _events_in_order(notes: Iterable[Note]) -> Iterator[tuple[int, int, int, int]]:
-    """(tick, 0=off/1=on, pitch, velocity) in the canonical order."""
+def notes_to_events(notes: Iterable[Note]) -> list[NoteEvent]:
+    """Note-ons and note-offs in the canonical order: by tick, offs first, then by pitch."""
     events = []
     for note in notes:
         events.append((note.start, 1, note.pitch, note.velocity))
         events.append((note.end, 0, note.pitch, 0))
-    return iter(sorted(events))
+    return [NoteEvent(tick, pitch, velocity) for tick, _, pitch, velocity in sorted(events)]
 
 
 def encode(notes: Iterable[Note], vocabulary: Vocabulary, start_tick: int = 0) -> list[int]:
     """Tokens for a set of notes, without BOS. See :func:`normalize_notes`."""
     encoder = EventEncoder(vocabulary, start_tick)
     tokens: list[int] = []
-    for tick, is_on, pitch, velocity in _events_in_order(notes):
-        if is_on:
-            tokens += encoder.note_on(pitch, velocity, tick)
-        else:
-            tokens += encoder.note_off(pitch, tick)
+    for event in notes_to_events(notes):
+        tokens += encoder.note_on(event.pitch, event.velocity, event.tick)
     return tokens
 
 

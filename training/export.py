@@ -13,16 +13,28 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from liveimpro.continuation import build_continuation
+from liveimpro.inputstyle import InputStyle
 from liveimpro.model import ModelSpec, export_weights
 from liveimpro.modelfile import LoadedModel, load_model, save_model
+from liveimpro.musicstats import polyphony
 from liveimpro.settings import (
     REPO_MODELS_DIR,
     AdaptationSettings,
     NotesSettings,
     SamplingSettings,
 )
-from liveimpro.vocabulary import TICKS_PER_BEAT, Note, VocabularySpec, notes_from_events
+from liveimpro.shards import Shard, load_shard
+from liveimpro.vocabulary import (
+    TICKS_PER_BEAT,
+    Note,
+    Vocabulary,
+    VocabularySpec,
+    decode,
+    notes_from_events,
+)
 from training.corpus import LICENCES, USER_LICENCE
 from training.evaluate import CURVE_PNG, REPORT_JSON
 from training.prepare import COUNTS_FILE
@@ -139,6 +151,40 @@ interval-n-gram copy rate generated {stats["generated"]["copy_rate"]:.3f} vs rea
 """
 
 
+MONOPHONIC_MAX_POLYPHONY = 1.05  # mean notes sounding at once, up to which data is one voice
+GRID_COVERAGE = 0.99  # the onset grid holds the commonest positions up to this share of notes
+STYLE_SAMPLE_PIECES = 3000  # untransposed training pieces read to infer the input style
+
+
+def infer_input_style(shard: Shard, vocabulary: Vocabulary) -> InputStyle:
+    """The shape of a training split: texture, onset grid, velocity, transpositions."""
+    names = [str(name) for name in shard.names]
+    untransposed = [i for i, name in enumerate(names) if "@" not in name]
+    step = max(1, len(untransposed) // STYLE_SAMPLE_PIECES)
+    pieces = [decode(shard.piece_tokens(i), vocabulary) for i in untransposed[::step]]
+    onsets = np.bincount(
+        [note.start % TICKS_PER_BEAT for notes in pieces for note in notes],
+        minlength=TICKS_PER_BEAT,
+    )  # (24,)
+    order = np.argsort(-onsets, kind="stable")
+    covered = np.cumsum(onsets[order]) / max(1, onsets.sum())
+    grid = {0, *(int(t) for t in order[: int(np.searchsorted(covered, GRID_COVERAGE)) + 1])}
+    tokens = shard.tokens
+    bins = np.unique(
+        tokens[(tokens >= vocabulary.velocity_base) & (tokens < vocabulary.shift_base)]
+    )
+    velocity = (
+        vocabulary.bin_velocity(int(bins[0]) - vocabulary.velocity_base) if len(bins) == 1 else 0
+    )
+    shifts = [int(name.rsplit("@", 1)[1]) for name in names if "@" in name] or [0]
+    return InputStyle(
+        texture="monophonic" if polyphony(pieces) <= MONOPHONIC_MAX_POLYPHONY else "polyphonic",
+        onset_grid=tuple(sorted(grid)),
+        velocity=velocity,
+        transpositions=(min(0, *shifts), max(0, *shifts)),
+    )
+
+
 def generate_check(loaded: LoadedModel, beats: int = CHECK_BEATS) -> list[Note]:
     """Notes the engine plays for ``beats`` beats after a BOS, with the default limits."""
     continuation = build_continuation(
@@ -157,15 +203,19 @@ def generate_check(loaded: LoadedModel, beats: int = CHECK_BEATS) -> list[Note]:
 def export(run_dir: Path, name: str, models_dir: Path = REPO_MODELS_DIR) -> Path:
     """Write ``models_dir/name`` from an evaluated run; returns the model directory."""
     model, facts = build_model_for_run(run_dir)
+    vocabulary = Vocabulary(VocabularySpec.from_dict(facts["vocabulary"]))
     report = json.loads((run_dir / REPORT_JSON).read_text())
     counts = json.loads((Path(facts["prepared_dir"]) / COUNTS_FILE).read_text())
     directory = save_model(
         models_dir / name,
         ModelSpec.from_dict(facts["model"]),
-        VocabularySpec.from_dict(facts["vocabulary"]),
+        vocabulary.spec,
         export_weights(model),
         training=_training_facts(facts, counts),
         metrics=_metrics(report),
+        input_style=infer_input_style(
+            load_shard(Path(facts["prepared_dir"]) / "train.npz"), vocabulary
+        ),
     )
     shutil.copyfile(run_dir / CURVE_PNG, directory / CURVE_PNG)
     (directory / MODEL_CARD).write_text(model_card(name, facts, counts, report))

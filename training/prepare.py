@@ -7,7 +7,7 @@ the seed (so a rerun gives the same split) -> tokenise as ``[BOS] + encode(notes
 + [EOS]``. Only then are training pieces transposed over the augmentation range,
 so every transposition of a piece stays in its piece's split.
 
-Each split is saved as one ``.npz`` shard (see :class:`training.shards.Shard`) in a folder named
+Each split is saved as one ``.npz`` shard (see :class:`liveimpro.shards.Shard`) in a folder named
 by a hash of the options, the sources' identities, the vocabulary spec and
 :data:`FORMAT_VERSION`; a rerun with the same inputs finds it and reads nothing.
 

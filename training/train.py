@@ -29,8 +29,8 @@ import keras
 import numpy as np
 
 from liveimpro.model import ModelSpec, build_keras_model, check_hyperparameter
+from liveimpro.shards import Shard, load_shard
 from liveimpro.vocabulary import Vocabulary, VocabularySpec
-from training.shards import Shard, load_shard
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY_FILE = "history.csv"

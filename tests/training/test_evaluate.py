@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from liveimpro.model import ModelSpec, build_keras_model
+from liveimpro.shards import Shard
 from liveimpro.vocabulary import Vocabulary
 from training.evaluate import EvaluateOptions, lstm_scores
-from training.shards import Shard
 
 VOCABULARY = Vocabulary()
 

@@ -3,8 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from liveimpro.vocabulary import TICKS_PER_BEAT, Note
-from training.musicstats import (
+from liveimpro.musicstats import (
     IntervalNgramIndex,
     continuation_stats,
     melodic_intervals,
@@ -13,6 +12,7 @@ from training.musicstats import (
     pitch_class_histogram,
     polyphony,
 )
+from liveimpro.vocabulary import TICKS_PER_BEAT, Note
 
 BEAT = TICKS_PER_BEAT
 

@@ -6,6 +6,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
+from liveimpro.shards import load_shard
 from liveimpro.vocabulary import Note, Vocabulary, decode, encode
 from training.corpus import Piece, read_source
 from training.prepare import (
@@ -19,7 +20,6 @@ from training.prepare import (
     transpose_notes,
     transpose_tokens,
 )
-from training.shards import load_shard
 
 VOCABULARY = Vocabulary()
 

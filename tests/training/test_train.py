@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from liveimpro.shards import Shard
 from liveimpro.vocabulary import Vocabulary
-from training.shards import Shard
 from training.train import TokenStream, TrainOptions
 
 VOCABULARY = Vocabulary()

@@ -16,6 +16,10 @@ per-beat grid; ``generated[i]`` and ``real[i]`` continue the same prompt.
   verbatim in the training split. The melody is the top voice: the highest pitch at
   each distinct onset tick; intervals are between successive onsets. Pooled over
   all continuations; NaN when none is long enough to hold an n-gram.
+- Window statistics (:func:`window_stats`, for ``liveimpro bench quality``), over
+  continuations of a fixed length: the share of notes on the pitch classes of the piece
+  continued, polyphony, notes per beat and silence over the whole window, mean note
+  length and the share of notes over two beats.
 """
 
 from __future__ import annotations
@@ -173,4 +177,41 @@ def continuation_stats(
         "generated": side(generated),
         "real": side(real),
         "pitch_class_distance": pitch_class_distance(generated, real),
+    }
+
+
+def window_stats(
+    pieces: Sequence[Sequence[Note]],
+    windows: Sequence[int],
+    own_pitch_classes: Sequence[frozenset[int]],
+) -> dict[str, float]:
+    """Statistics of continuations that each fill a window of ``windows[i]`` ticks, pooled.
+
+    ``own_pitch_classes[i]`` is the set of pitch classes of the piece that ``pieces[i]``
+    continues: the share of notes on them says how well a continuation keeps the key.
+    """
+    _check_pieces(pieces)
+    if not len(windows) == len(own_pitch_classes) == len(pieces):
+        raise ValueError(
+            f"need a window and a pitch-class set per piece, got {len(windows)} and "
+            f"{len(own_pitch_classes)} for {len(pieces)}"
+        )
+    notes = [note for piece in pieces for note in piece]
+    lengths = np.array([note.end - note.start for note in notes], dtype=np.float64)
+    in_key = sum(
+        note.pitch % PITCH_CLASSES in own
+        for piece, own in zip(pieces, own_pitch_classes, strict=True)
+        for note in piece
+    )
+    window_total = sum(windows)
+    sounding = sum(_sounding_ticks(piece) for piece in pieces)
+    nan = float("nan")
+    return {
+        "notes": len(notes),
+        "pitch_class_share": in_key / len(notes) if notes else nan,
+        "polyphony": polyphony(pieces) if notes else nan,
+        "notes_per_beat": len(notes) * TICKS_PER_BEAT / window_total if window_total else nan,
+        "mean_note_beats": float(lengths.mean()) / TICKS_PER_BEAT if notes else nan,
+        "long_note_share": float((lengths > 2 * TICKS_PER_BEAT).mean()) if notes else nan,
+        "silence_share": 1.0 - sounding / window_total if window_total else nan,
     }

@@ -1,7 +1,7 @@
 """Tokenised splits on disk: one ``.npz`` per split, read without pickle.
 
-Kept apart from :mod:`training.prepare` so that training and evaluation load
-shards without importing the corpus readers (music21 is not on GPU machines).
+Written by the training pipeline's prepare stage; read by training, evaluation and
+``liveimpro bench quality``, none of which needs the corpus readers (music21).
 """
 
 from __future__ import annotations
@@ -29,6 +29,6 @@ class Shard:
 
 
 def load_shard(path: Path) -> Shard:
-    """Read a shard written by :func:`training.prepare.prepare` (no pickled objects)."""
+    """Read a shard written by the prepare stage (no pickled objects)."""
     with np.load(path, allow_pickle=False) as data:
         return Shard(data["tokens"], data["offsets"], data["ticks_per_bar"], data["names"])
