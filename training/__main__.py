@@ -44,12 +44,13 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     for option in fields(TrainOptions):
         if option.name == "out_dir":
             continue
+        flag = f"--{option.name.replace('_', '-')}"
+        if isinstance(option.default, bool):  # a switch: argparse's type=bool takes any text
+            group.add_argument(flag, action="store_true", help="(default: off)")
+            continue
         kind = int if option.name == "steps_per_epoch" else type(option.default)
         group.add_argument(
-            f"--{option.name.replace('_', '-')}",
-            type=kind,
-            default=option.default,
-            help=f"(default: {option.default})",
+            flag, type=kind, default=option.default, help=f"(default: {option.default})"
         )
 
 

@@ -1,15 +1,16 @@
 """The train stage: fit the LSTM on random windows of the prepared training tokens.
 
 Backend-agnostic Keras 3 (no TensorFlow calls): it runs with KERAS_BACKEND=tensorflow
-on the CPU and KERAS_BACKEND=jax on the GPU machine. Everything lands in the run
-folder:
+on the CPU and KERAS_BACKEND=jax on the GPU machine. With ``distribute`` (JAX only) it
+trains data-parallel over all local devices through Keras's distribution API. Everything
+lands in the run folder:
 
 - ``backup/``: the last finished epoch (model and optimizer), so a rerun resumes;
   Keras deletes it when training ends.
 - ``best.weights.h5``: the weights with the lowest validation loss, loaded at the end.
 - ``history.csv`` (one row per epoch), ``tensorboard/`` (when tensorflow and tensorboard
   are installed).
-- ``training.json``: options, data, device, backend, wall time and history.
+- ``training.json``: options, data, device(s), backend, wall time and history.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class TrainOptions:
     seed: int = 0
     patience: int = 3  # epochs without a better validation loss before stopping
     out_dir: Path = Path("runs/model")
+    distribute: bool = False  # data-parallel over all local devices (KERAS_BACKEND=jax)
 
     def __post_init__(self) -> None:
         for name in _MODEL_FIELDS:
@@ -77,6 +79,8 @@ class TrainOptions:
             _check_range("steps_per_epoch", self.steps_per_epoch, int, 1, 10**9)
         if not isinstance(self.out_dir, Path):
             raise TypeError(f"out_dir must be a Path, got {type(self.out_dir).__name__}")
+        if not isinstance(self.distribute, bool):
+            raise TypeError(f"distribute must be bool, got {type(self.distribute).__name__}")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "out_dir": str(self.out_dir)}
@@ -164,12 +168,17 @@ class RandomWindows(keras.utils.PyDataset):
 
 
 class OrderedWindows(keras.utils.PyDataset):
-    """Every whole window of the stream in order: a fixed validation set."""
+    """Every whole window of the stream in order: a fixed validation set.
 
-    def __init__(self, stream: TokenStream, options: TrainOptions) -> None:
+    ``multiple`` > 1 drops the last few windows so that every batch splits evenly
+    over that many devices.
+    """
+
+    def __init__(self, stream: TokenStream, options: TrainOptions, multiple: int = 1) -> None:
         super().__init__()
         self.stream, self.options = stream, options
         count = (len(stream) - 1) // options.seq_len
+        count -= count % multiple
         self.starts = np.arange(count) * options.seq_len  # (W,)
 
     def __len__(self) -> int:
@@ -270,6 +279,23 @@ def _best_val_loss_so_far(run_dir: Path) -> float | None:
     return min(read_history(run_dir).get("val_loss", [math.inf]))
 
 
+def data_parallel(batch: int) -> keras.distribution.DataParallel:
+    """Data parallelism over all local devices; needs the JAX backend and a batch that
+    splits evenly over the devices."""
+    backend = keras.backend.backend()
+    if backend != "jax":
+        raise ValueError(
+            f"distributed training needs the JAX backend (KERAS_BACKEND=jax), not {backend}"
+        )
+    devices = keras.distribution.list_devices()
+    if batch % len(devices):
+        raise ValueError(
+            f"batch {batch} does not split over {len(devices)} devices: "
+            f"make it a multiple of {len(devices)}"
+        )
+    return keras.distribution.DataParallel(devices=devices)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     model: object  # keras.Model with the best validation weights
@@ -290,18 +316,35 @@ def train(
     options: TrainOptions,
     vocabulary_spec: VocabularySpec | None = None,
 ) -> TrainResult:
-    """Train on shards["train"], stop early on shards["validation"]; resumes an unfinished run."""
+    """Train on shards["train"], stop early on shards["validation"]; resumes an unfinished run.
 
+    With options.distribute, data-parallel over all local devices while training only.
+    """
+    if not options.distribute:
+        return _train(shards, options, vocabulary_spec, distribution=None)
+    distribution = data_parallel(options.batch)
+    with distribution.scope():  # set_distribution before the model is built, undone after
+        return _train(shards, options, vocabulary_spec, distribution)
+
+
+def _train(
+    shards: dict[str, Path],
+    options: TrainOptions,
+    vocabulary_spec: VocabularySpec | None,
+    distribution: keras.distribution.DataParallel | None,
+) -> TrainResult:
+    devices = distribution.device_mesh.devices.size if distribution else 1
     vocabulary = Vocabulary(vocabulary_spec)
     run_dir = options.out_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     train_stream = TokenStream.from_shard(load_shard(shards["train"]), vocabulary)
     val_stream = TokenStream.from_shard(load_shard(shards["validation"]), vocabulary)
-    for name, stream in (("train", train_stream), ("validation", val_stream)):
-        if len(stream) < options.seq_len + 1:
+    # Validation needs a whole window for every device.
+    for name, stream, windows in (("train", train_stream, 1), ("validation", val_stream, devices)):
+        if len(stream) < windows * options.seq_len + 1:
             raise ValueError(
-                f"the {name} split holds {len(stream)} tokens; seq_len + 1 = "
-                f"{options.seq_len + 1} at least are needed"
+                f"the {name} split holds {len(stream)} tokens; {windows} x seq_len + 1 = "
+                f"{windows * options.seq_len + 1} at least are needed"
             )
     tokens_per_step = options.batch * options.seq_len
     steps = options.steps_per_epoch or max(1, len(train_stream) // tokens_per_step)
@@ -351,7 +394,7 @@ def train(
     started = time.perf_counter()
     model.fit(
         RandomWindows(train_stream, options, steps),
-        validation_data=OrderedWindows(val_stream, options),
+        validation_data=OrderedWindows(val_stream, options, multiple=devices),
         epochs=options.epochs,
         callbacks=callbacks,
         verbose=0,
@@ -362,6 +405,8 @@ def train(
     history = read_history(run_dir)
     facts = {
         **environment,
+        "devices": devices,
+        "distribution": type(distribution).__name__ if distribution else None,
         "wall_time_s": round(wall_s, 1),
         "options": options.to_dict(),
         "model": spec.to_dict(),
