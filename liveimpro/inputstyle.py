@@ -18,6 +18,7 @@ The answer's loudness still follows the performer (``response.velocity_follow``)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
@@ -89,18 +90,24 @@ class InputStyle:
         return cls(**converted)
 
 
-@dataclass(frozen=True)
-class _Sounding:
+@dataclass
+class _Melody:
+    """A monophonic style's latest note, not yet ended: it ends where the next one starts."""
+
     pitch: int
-    start: int  # normalised onset tick
+    velocity: int
+    start: int  # normalised onset
+    sent: bool = False  # whether its note-on has gone out
+    released: int | None = None  # the performer's release tick
 
 
 class PerformanceNormalizer:
     """Reshapes note events (in time order) to an :class:`InputStyle`, one event at a time.
 
     Output ticks never go back, and may run up to half a grid step ahead of the input
-    (an onset snapped forward). A monophonic style holds a released note back until the
-    next onset or :meth:`close`, to decide how long it lasts.
+    (an onset snapped forward). A monophonic style holds each note back until the next
+    onset or :meth:`close`: notes that snap to one grid point are a chord (or a slip of
+    the hand), of which the top note is kept, and a note lasts until the next one starts.
     """
 
     def __init__(self, style: InputStyle) -> None:
@@ -110,21 +117,14 @@ class PerformanceNormalizer:
 
     def reset(self) -> None:
         self._tick = 0
-        self._sounding: dict[int, int] = {}  # pitch -> normalised onset
-        self._released: tuple[_Sounding, int] | None = None  # monophonic: note, release tick
+        self._sounding: dict[int, int] = {}  # polyphonic: pitch -> normalised onset
+        self._melody: _Melody | None = None  # monophonic
 
     def copy(self) -> PerformanceNormalizer:
         twin = PerformanceNormalizer(self.style)
-        twin._tick, twin._sounding, twin._released = (
-            self._tick,
-            dict(self._sounding),
-            self._released,
-        )
+        twin._tick, twin._sounding = self._tick, dict(self._sounding)
+        twin._melody = None if self._melody is None else dataclasses.replace(self._melody)
         return twin
-
-    @property
-    def monophonic(self) -> bool:
-        return self.style.texture == "monophonic"
 
     def snap(self, tick: int) -> int:
         """The nearest grid point (the earlier one on a tie)."""
@@ -149,46 +149,62 @@ class PerformanceNormalizer:
         """The note-off of a note that started at ``start``: never before its next grid point."""
         return NoteEvent(self._at(max(tick, self._next_grid_point(start))), pitch, 0)
 
-    def feed(self, event: NoteEvent) -> list[NoteEvent]:
-        if event.is_on:
-            return self._note_on(event)
-        return self._note_off(event)
+    def _velocity(self, velocity: int) -> int:
+        return self.style.velocity or velocity
 
+    def feed(self, event: NoteEvent) -> list[NoteEvent]:
+        if self.style.texture == "monophonic":
+            return self._melody_on(event) if event.is_on else self._melody_off(event)
+        return self._note_on(event) if event.is_on else self._note_off(event)
+
+    def close(self) -> list[NoteEvent]:
+        """The events held back: a monophonic style's last note, ended at its release."""
+        melody, self._melody = self._melody, None
+        if melody is None:
+            return []
+        released = self._tick if melody.released is None else self.snap(melody.released)
+        return [*self._send(melody), self._end(melody.pitch, melody.start, released)]
+
+    # Polyphonic: every voice kept, each on the grid.
     def _note_on(self, event: NoteEvent) -> list[NoteEvent]:
         onset = self._at(self.snap(event.tick))
         out = []
-        if self.monophonic:
-            if self._released is not None:
-                note, released = self._released
-                legato = event.tick - released < LEGATO_MAX_GAP_TICKS
-                out.append(
-                    self._end(note.pitch, note.start, onset if legato else self.snap(released))
-                )
-                self._released = None
-            for pitch, start in sorted(self._sounding.items()):
-                out.append(self._end(pitch, start, onset))
-            self._sounding.clear()
-        elif event.pitch in self._sounding:
+        if event.pitch in self._sounding:
             out.append(self._end(event.pitch, self._sounding.pop(event.pitch), onset))
-        onset = self._tick  # an ended note may have pushed time to its next grid point
-        velocity = self.style.velocity or event.velocity
-        out.append(NoteEvent(onset, event.pitch, velocity))
-        self._sounding[event.pitch] = onset
+        out.append(NoteEvent(self._tick, event.pitch, self._velocity(event.velocity)))
+        self._sounding[event.pitch] = self._tick
         return out
 
     def _note_off(self, event: NoteEvent) -> list[NoteEvent]:
         start = self._sounding.pop(event.pitch, None)
         if start is None:
-            return []  # already ended by a later note
-        if self.monophonic:
-            self._released = (_Sounding(event.pitch, start), event.tick)
             return []
         return [self._end(event.pitch, start, self.snap(event.tick))]
 
-    def close(self) -> list[NoteEvent]:
-        """The note-offs held back (a monophonic style's last released note)."""
-        if self._released is None:
+    # Monophonic: one legato line.
+    def _melody_on(self, event: NoteEvent) -> list[NoteEvent]:
+        onset = max(self.snap(event.tick), self._tick)
+        melody = self._melody
+        if melody is not None and not melody.sent and onset == melody.start:
+            if event.pitch > melody.pitch:  # the top note of a chord
+                self._melody = _Melody(event.pitch, self._velocity(event.velocity), onset)
             return []
-        note, released = self._released
-        self._released = None
-        return [self._end(note.pitch, note.start, self.snap(released))]
+        out = []
+        if melody is not None:
+            legato = melody.released is None or event.tick - melody.released < LEGATO_MAX_GAP_TICKS
+            ends = onset if legato else self.snap(melody.released)
+            out = [*self._send(melody), self._end(melody.pitch, melody.start, ends)]
+        self._melody = _Melody(event.pitch, self._velocity(event.velocity), max(onset, self._tick))
+        return out
+
+    def _melody_off(self, event: NoteEvent) -> list[NoteEvent]:
+        melody = self._melody
+        if melody is not None and melody.pitch == event.pitch and melody.released is None:
+            melody.released = event.tick
+        return []
+
+    def _send(self, melody: _Melody) -> list[NoteEvent]:
+        if melody.sent:
+            return []
+        melody.sent = True
+        return [NoteEvent(self._at(melody.start), melody.pitch, melody.velocity)]

@@ -108,3 +108,13 @@ def test_the_model_selector_splits_the_range_evenly_and_loads_on_a_change_only()
     names = [None if pick is None else pick.params["name"] for pick in picks]
     assert names == ["a", None, None, "b", None, "c", None]
     assert CcMap(Settings(cc=CcSettings(model_select=9)), models=[]).translate(cc(9, 5)) is None
+
+
+def test_the_scale_controller_locks_to_the_phrase_key_and_unlocks(random_model_dir) -> None:
+    rig = cc_rig(random_model_dir, scale=23)
+    rig.play(mido.Message("control_change", control=23, value=100))
+    rig.wait(STEP_MS)
+    assert rig.improviser.continuation.sampler.params.scale == "phrase"
+    rig.play(mido.Message("control_change", control=23, value=10))
+    rig.wait(STEP_MS)
+    assert rig.ask("get", name="scale")["value"] == "off"

@@ -48,6 +48,8 @@ def test_set_replies_at_once_and_applies_at_the_next_turn(rig) -> None:
         ("quantize", "bars", "response.quantize must be one of 'immediate', 'beat', 'bar'"),
         ("tempo", 301, "clock.bpm must be in [20, 300], got 301.0"),
         ("channel", 0, "response.channel must be in [1, 16], got 0"),
+        ("scale", "H minor", "sampling.scale must be 'off', 'phrase' or a tonic"),
+        ("scale", 3, "sampling.scale must be of type str, got int"),
     ],
 )
 def test_set_rejects_wrong_types_and_ranges_naming_the_range(rig, name, value, message) -> None:
@@ -56,6 +58,12 @@ def test_set_rejects_wrong_types_and_ranges_naming_the_range(rig, name, value, m
     assert reply["error"].startswith(f"set: {message}")
     rig.wait(STEP_MS)
     assert rig.log.of("param_changed") == []
+
+
+def test_a_scale_lock_reaches_the_sampling_mask(rig) -> None:
+    assert rig.ask("set", name="scale", value="D dorian")["ok"]
+    rig.wait(STEP_MS)
+    assert rig.improviser.continuation.mask.scale == {2, 4, 5, 7, 9, 11, 0}
 
 
 def test_every_parameter_can_be_set_to_its_default(rig) -> None:
