@@ -202,14 +202,30 @@ def plot_learning_curve(history: dict[str, list[float]], path: Path) -> None:
     plt.close(figure)
 
 
-def report_markdown(report: dict) -> str:
-    lstm, baselines = report["lstm"], report["baselines"]
+def bits_table(report: dict) -> list[tuple[str, float, float, str]]:
+    """(model, bits/token, bits/note, top-1 accuracy) for the LSTM and every baseline."""
+    lstm = report["lstm"]
     rows = [
-        ("LSTM", lstm["test_bits"], f"{lstm['test_accuracy']:.3f}"),
-        ("LSTM + short-term model (adaptation enabled)", lstm["test_bits_adapted"], ""),
+        ("LSTM", lstm["test_bits"], lstm["test_bits_per_note"], f"{lstm['test_accuracy']:.3f}"),
+        (
+            "LSTM + short-term model (adaptation enabled)",
+            lstm["test_bits_adapted"],
+            lstm["test_bits_per_note_adapted"],
+            "",
+        ),
     ]
-    rows += [(name, result["test_bits"], "") for name, result in baselines.items()]
-    table = "\n".join(f"| {name} | {bits:.3f} | {accuracy} |" for name, bits, accuracy in rows)
+    return rows + [
+        (name, result["test_bits"], result["test_bits_per_note"], "")
+        for name, result in report["baselines"].items()
+    ]
+
+
+def report_markdown(report: dict) -> str:
+    lstm = report["lstm"]
+    table = "\n".join(
+        f"| {name} | {bits:.3f} | {per_note:.3f} | {accuracy} |"
+        for name, bits, per_note, accuracy in bits_table(report)
+    )
     stats = report["continuation"]["stats"]
     side_rows = "\n".join(
         f"| {key} | {stats['generated'][key]:.3f} | {stats['real'][key]:.3f} |"
@@ -218,9 +234,9 @@ def report_markdown(report: dict) -> str:
     cont = report["continuation"]
     return (
         "# Evaluation on the test split\n\n"
-        f"Test tokens predicted: {lstm['test_tokens']} "
+        f"Test tokens predicted: {lstm['test_tokens']}, notes: {lstm['test_notes']} "
         f"({report['data']['test_pieces']} pieces).\n\n"
-        "| model | bits/token | top-1 accuracy |\n|---|---|---|\n"
+        "| model | bits/token | bits/note | top-1 accuracy |\n|---|---|---|---|\n"
         f"{table}\n\n"
         f"## Continuations ({cont['pieces']} test pieces, "
         f"primed with {cont['prime_bars']} bars)\n\n"
@@ -253,12 +269,26 @@ def evaluate(
         lstm["test_accuracy"],
     )
 
+    notes = int(
+        np.count_nonzero(
+            (test_shard.tokens >= vocabulary.note_on_base)
+            & (test_shard.tokens < vocabulary.note_off_base)
+        )
+    )
+    tokens_per_note = lstm["test_tokens"] / notes
+    lstm.update(
+        test_notes=notes,
+        test_bits_per_note=lstm["test_bits"] * tokens_per_note,
+        test_bits_per_note_adapted=lstm["test_bits_adapted"] * tokens_per_note,
+    )
+
     train_pieces = _pieces(train_shard, untransposed_only=True)
     log.info("baselines on %d untransposed training pieces", len(train_pieces))
     baselines = evaluate_baselines(
         train_pieces, _pieces(val_shard), _pieces(test_shard), vocabulary.size
     )
     for name, result in baselines.items():
+        result["test_bits_per_note"] = result["test_bits"] * tokens_per_note
         log.info("%s: %.4f bits/token", name, result["test_bits"])
 
     loaded = LoadedModel(

@@ -36,7 +36,7 @@ from liveimpro.vocabulary import (
     notes_from_events,
 )
 from training.corpus import LICENCES, USER_LICENCE
-from training.evaluate import CURVE_PNG, REPORT_JSON
+from training.evaluate import CURVE_PNG, REPORT_JSON, bits_table
 from training.prepare import COUNTS_FILE
 from training.train import build_model_for_run
 
@@ -57,17 +57,23 @@ def _metrics(report: dict) -> dict:
     return {
         "test_bits_per_token": report["lstm"]["test_bits"],
         "test_bits_per_token_adapted": report["lstm"]["test_bits_adapted"],
+        "test_bits_per_note": report["lstm"]["test_bits_per_note"],
+        "test_bits_per_note_adapted": report["lstm"]["test_bits_per_note_adapted"],
         "adaptation": report["lstm"]["adaptation"],
         "test_accuracy": report["lstm"]["test_accuracy"],
         "test_tokens": report["lstm"]["test_tokens"],
         "baseline_test_bits": {name: r["test_bits"] for name, r in report["baselines"].items()},
+        "baseline_test_bits_per_note": {
+            name: r["test_bits_per_note"] for name, r in report["baselines"].items()
+        },
         "continuation": continuation["stats"],
         "continuation_pieces": continuation["pieces"],
     }
 
 
-def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
-    """MODEL_CARD.md: data and licences, split, architecture, training, metrics, limits."""
+def model_card(name: str, facts: dict, counts: dict, report: dict, style: InputStyle) -> str:
+    """MODEL_CARD.md: data and licences, split, input style, architecture, training, metrics,
+    limits."""
     collections = counts.get("collections", {})
     data_rows = "\n".join(
         f"| {collection} | {c['pieces']} | {c['notes']} "
@@ -80,13 +86,16 @@ def model_card(name: str, facts: dict, counts: dict, report: dict) -> str:
     )
     model, options = facts["model"], facts["options"]
     adaptation = report["lstm"]["adaptation"]
-    metric_rows = (
-        f"| LSTM (this model) | {report['lstm']['test_bits']:.3f} |\n"
-        f"| LSTM + short-term model (order {adaptation['order']}, bias {adaptation['bias']}; "
-        f"`adaptation.enabled = true`) | {report['lstm']['test_bits_adapted']:.3f} |\n"
-    ) + "\n".join(
-        f"| {baseline} | {result['test_bits']:.3f} |"
-        for baseline, result in report["baselines"].items()
+    names = {
+        "LSTM": "LSTM (this model)",
+        "LSTM + short-term model (adaptation enabled)": (
+            f"LSTM + short-term model (order {adaptation['order']}, bias {adaptation['bias']};"
+            " `adaptation.enabled = true`)"
+        ),
+    }
+    metric_rows = "\n".join(
+        f"| {names.get(name, name)} | {bits:.3f} | {per_note:.3f} |"
+        for name, bits, per_note, _ in bits_table(report)
     )
     stats = report["continuation"]["stats"]
     essen_note = (
@@ -112,6 +121,15 @@ validation pieces were not.
 |---|---|---|---|
 {split_rows}
 
+## Input style (model.json `input`)
+
+What the training data looked like, so that a performance is reshaped to match before it
+primes the model (`liveimpro.inputstyle`): {style.texture}; onsets at ticks
+{list(style.onset_grid) or "anywhere"} of each 24-tick beat; velocity
+{style.velocity or "as played"}; trained in transpositions {style.transpositions[0]} to
+{style.transpositions[1]} semitones from the tune's key aligned to C
+({"every key" if style.all_keys else "not every key"}).
+
 ## Architecture
 
 Token + sub-beat + beat embeddings (dim {model["embed_dim"]}), {model["layers"]} LSTM layers of
@@ -125,10 +143,10 @@ Backend {facts["backend"]} on {facts["device"]}; wall time {facts["wall_time_s"]
 {options["seq_len"]} tokens), Adam {options["learning_rate"]} with linear decay and clipnorm
 {options["clipnorm"]}, early stopping on validation loss (patience {options["patience"]}).
 
-## Test metrics (bits per token, lower is better)
+## Test metrics (lower is better)
 
-| model | bits/token |
-|---|---|
+| model | bits/token | bits/note |
+|---|---|---|
 {metric_rows}
 
 LSTM top-1 accuracy: {report["lstm"]["test_accuracy"]:.3f} on {report["lstm"]["test_tokens"]}
@@ -143,9 +161,11 @@ interval-n-gram copy rate generated {stats["generated"]["copy_rate"]:.3f} vs rea
 ## Limitations
 
 - Learned from quantised scores with one velocity: it knows nothing of dynamics or
-  micro-timing, and plays on the grid.
-- It knows only the collections above, key-aligned to C: it answers best to phrases
-  in their style and has no notion of the performer's key beyond what the phrase shows.
+  micro-timing, and plays on the grid. A performance is put into the input style above
+  before it primes the model, so timing and dynamics are heard only through the grid and
+  through `response.velocity_follow`.
+- It knows only the collections above: it answers best to phrases in their style, and
+  knows the performer's key only from what the phrase shows (`sampling.scale` can lock it).
 - Metrical input assumes the bar length it is told; it was trained on the meters of
   the written tunes.
 """
@@ -205,6 +225,7 @@ def export(run_dir: Path, name: str, models_dir: Path = REPO_MODELS_DIR) -> Path
     model, facts = build_model_for_run(run_dir)
     vocabulary = Vocabulary(VocabularySpec.from_dict(facts["vocabulary"]))
     report = json.loads((run_dir / REPORT_JSON).read_text())
+    style = infer_input_style(load_shard(Path(facts["prepared_dir"]) / "train.npz"), vocabulary)
     counts = json.loads((Path(facts["prepared_dir"]) / COUNTS_FILE).read_text())
     directory = save_model(
         models_dir / name,
@@ -213,12 +234,10 @@ def export(run_dir: Path, name: str, models_dir: Path = REPO_MODELS_DIR) -> Path
         export_weights(model),
         training=_training_facts(facts, counts),
         metrics=_metrics(report),
-        input_style=infer_input_style(
-            load_shard(Path(facts["prepared_dir"]) / "train.npz"), vocabulary
-        ),
+        input_style=style,
     )
     shutil.copyfile(run_dir / CURVE_PNG, directory / CURVE_PNG)
-    (directory / MODEL_CARD).write_text(model_card(name, facts, counts, report))
+    (directory / MODEL_CARD).write_text(model_card(name, facts, counts, report, style))
 
     notes = generate_check(load_model(directory))
     log.info(

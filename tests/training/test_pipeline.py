@@ -53,6 +53,17 @@ def test_pipeline_makes_a_model_the_engine_plays(tmp_path):
     assert "non-commercial" in (model_dir / MODEL_CARD).read_text()
     loaded = load_model(model_dir)
     assert loaded.metrics["test_bits_per_token"] == pytest.approx(report["lstm"]["test_bits"])
+    tokens_per_note = report["lstm"]["test_tokens"] / report["lstm"]["test_notes"]
+    assert loaded.metrics["test_bits_per_note"] == pytest.approx(
+        report["lstm"]["test_bits"] * tokens_per_note
+    )
+    assert set(loaded.metrics["baseline_test_bits_per_note"]) == {"unigram", "kneser_ney", "idyom"}
+    # Folk tunes: one voice, on a 16th/triplet grid, one velocity, the -1..1 transpositions.
+    style = loaded.input_style
+    assert style.texture == "monophonic" and style.transpositions == (-1, 1)
+    assert 0 in style.onset_grid and set(style.onset_grid) <= set(range(24))
+    assert style.velocity == loaded.vocabulary.bin_velocity(loaded.vocabulary.velocity_bin(90))
+    assert "## Input style" in (model_dir / MODEL_CARD).read_text()
     assert all(math.isfinite(n) for n in _finite_numbers(loaded.training))
 
     notes = generate_check(loaded)
