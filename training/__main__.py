@@ -1,7 +1,7 @@
 """The training pipeline's command line: one subcommand per stage, and ``all``.
 
-    python -m training all --name folk --source folk --transpose -3 3 --epochs 10
-    python -m training prepare --source folk --transpose -3 3     (training.prepare's options)
+    python -m training all --name folk --source folk --transpose -6 5 --epochs 10
+    python -m training prepare --source folk --transpose -6 5     (training.prepare's options)
     python -m training train --data runs/prepared/prepared-HASH --run runs/folk --epochs 10
     python -m training evaluate --data runs/prepared/prepared-HASH --run runs/folk
     python -m training export --run runs/folk --name folk
@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     all_parser.add_argument(
         "--source", action="append", dest="sources", help="corpus source; repeat for more"
     )
-    all_parser.add_argument("--transpose", nargs=2, type=int, default=(-5, 5))
+    all_parser.add_argument("--transpose", nargs=2, type=int, default=PrepareOptions.transpose)
     all_parser.add_argument(
         "--split", nargs=3, type=float, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST")
     )

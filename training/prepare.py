@@ -14,7 +14,7 @@ by a hash of the options, the sources' identities, the vocabulary spec and
 Command line::
 
     python -m training.prepare --source folk --source polyphonic --source ~/midi \\
-        --transpose -5 5 --split 0.8 0.1 0.1 --seed 0 --limit 20 --output runs/prepared
+        --transpose -6 5 --split 0.8 0.1 0.1 --seed 0 --limit 20 --output runs/prepared
 
 ``--source`` repeats (``folk``, ``polyphonic`` or a folder of MIDI/ABC/kern/MusicXML
 files); ``--limit`` keeps the first N pieces of each collection, for quick runs.
@@ -53,7 +53,7 @@ class PrepareOptions:
     decide the shards' content and so their cache key."""
 
     sources: tuple[str, ...] = ("folk",)
-    transpose: tuple[int, int] = (-5, 5)  # lowest and highest training transposition
+    transpose: tuple[int, int] = (-6, 5)  # lowest and highest; -6..5 covers every key
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, validation, test
     seed: int = 0
     limit: int | None = None  # first pieces per collection; None for all
