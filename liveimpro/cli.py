@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from liveimpro import ctl
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
+
+PANEL_HOST, PANEL_PORT = "127.0.0.1", 8766
 
 
 class UsageError(Exception):
@@ -155,7 +158,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     daemon = _with(settings.daemon, api=args.api, input=args.input, output=args.output)
     model = _with(settings.model, name=args.model)
-    return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+    panel = _start_panel(args) if args.panel else None
+    try:
+        return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+    finally:
+        if panel is not None:
+            panel.terminate()
+            panel.wait()
+
+
+def _start_panel(args: argparse.Namespace) -> subprocess.Popen:
+    """``liveimpro panel`` beside the daemon, in a process of its own: the page's work never
+    takes the daemon's interpreter lock. It prints its address itself."""
+    config = [] if args.config is None else ["--config", str(args.config)]
+    command = [sys.executable, "-m", "liveimpro", *config, "panel"]
+    return subprocess.Popen([*command, "--host", args.panel_host, "--port", str(args.panel_port)])
+
+
+def cmd_panel(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from liveimpro.panel.server import serve_panel
+
+    asyncio.run(serve_panel(_settings(args).control, args.host, args.port))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -284,7 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", dest="output", help="port to play to (default: our own port)")
     run.add_argument("--api", choices=MIDI_APIS, help="MIDI API (default: daemon.api)")
     run.add_argument("--model", help="model name (under models/) or path")
+    run.add_argument("--panel", action="store_true", help="serve the web panel beside it")
+    run.add_argument("--panel-host", default=PANEL_HOST, help="the panel's address")
+    run.add_argument("--panel-port", type=int, default=PANEL_PORT, help="the panel's port")
     run.set_defaults(run=cmd_run)
+
+    panel = commands.add_parser("panel", help="a web page that shows and steers the daemon")
+    panel.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    panel.add_argument(
+        "--host", default=PANEL_HOST, help="address to serve on; not loopback needs a token"
+    )
+    panel.add_argument("--port", type=int, default=PANEL_PORT, help="port (0: any free one)")
+    panel.set_defaults(run=cmd_panel)
 
     demo = commands.add_parser(
         "demo", help="play the demo phrase into the live daemon; show and save its answer"
