@@ -14,6 +14,7 @@ from liveimpro import ctl
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
 
 PANEL_HOST, PANEL_PORT = "127.0.0.1", 8766
+OSC_PORT, OSC_REPLY_PORT = 9000, 9001
 
 
 class UsageError(Exception):
@@ -184,6 +185,13 @@ def cmd_panel(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_osc(args: argparse.Namespace) -> int:
+    from liveimpro.osc import serve_osc
+
+    serve_osc(_settings(args).control, args.host, args.port, args.reply_host, args.reply_port)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveimpro.demo_session import DEMO_PHRASE, run_demo
     from liveimpro.midisystem import MidiSystemError
@@ -322,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     panel.add_argument("--port", type=int, default=PANEL_PORT, help="port (0: any free one)")
     panel.set_defaults(run=cmd_panel)
+
+    osc = commands.add_parser("osc", help="OSC in and out: commands in, the daemon's events out")
+    osc.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    osc.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    osc.add_argument("--port", type=int, default=OSC_PORT, help="UDP port to listen on")
+    osc.add_argument("--reply-host", default="127.0.0.1", help="where events and errors go")
+    osc.add_argument("--reply-port", type=int, default=OSC_REPLY_PORT, help="their UDP port")
+    osc.set_defaults(run=cmd_osc)
 
     demo = commands.add_parser(
         "demo", help="play the demo phrase into the live daemon; show and save its answer"

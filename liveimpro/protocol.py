@@ -219,6 +219,16 @@ def check_request(data: Any) -> Request:
     return Request(command, params)
 
 
+def positional_params(command: str, values: list[Any]) -> dict[str, Any]:
+    """``command``'s parameters from values given in order (a command line, an OSC message);
+    ProtocolError for too many. Unknown commands and the values are for check_request."""
+    names = list(COMMANDS[command].params) if command in COMMANDS else []
+    if len(values) > len(names):
+        usage = " ".join(names) or "no arguments"
+        raise ProtocolError(f"{command} takes {usage}; got {len(values)} arguments")
+    return dict(zip(names, values, strict=False))
+
+
 def _encode(data: Mapping[str, Any]) -> bytes:
     # ASCII with escapes: any str, even one holding a lone surrogate, encodes
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode("ascii")
