@@ -3,6 +3,7 @@ against ``liveimpro run`` on a private JACK server; and its token off loopback."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from test_daemon import Daemon, play_phrase
 from liveimpro.client import Client
 from liveimpro.jackpeers import MidiDump
 from liveimpro.jackserver import JackServer
+from liveimpro.protocol import PARAMETERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WAIT_MS = 20_000  # generous: the machine is shared
@@ -143,13 +145,18 @@ class Session:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    if CHROMIUM is None:
-        message = "chromium is not installed (apt-get install --no-install-recommends chromium)"
+    missing = [
+        "chromium (apt-get install --no-install-recommends chromium)" * (CHROMIUM is None),
+        "playwright (pip install -e '.[dev]')" * (importlib.util.find_spec("playwright") is None),
+    ]
+    if any(missing):
+        message = "not installed: " + ", ".join(filter(None, missing))
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as driver:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
         # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start
         chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
@@ -246,6 +253,38 @@ def test_a_refused_change_shows_the_daemons_message(session: Session) -> None:
     page.press("#param-scale", "Enter")
     page.wait_for_selector("#value-scale >> text=D dorian", timeout=WAIT_MS)
     assert json.loads(ctl(session.config, "get", "scale").stdout)["value"] == "D dorian"
+
+
+def shown(value: bool | int | float | str) -> str:
+    """A value as the page writes it (JavaScript's numbers, to four decimals)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{round(value, 4):g}" if isinstance(value, float) else str(value)
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_every_parameter_has_a_control_with_the_daemons_value_beside_it(session: Session) -> None:
+    with Client(session.address, timeout=10.0) as client:
+        parameters = client.get()
+    assert set(parameters) == set(PARAMETERS)
+    for name, value in parameters.items():
+        assert session.page.is_visible(f"#param-{name}"), name
+        assert session.page.inner_text(f"#value-{name}") == shown(value), name
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_mute_mutes_the_daemon_and_the_button_unmutes_it(session: Session) -> None:
+    page = session.page
+    page.click("#mute")
+    page.wait_for_selector("#state >> text=muted", timeout=WAIT_MS)
+    assert page.inner_text("#mute") == "unmute"
+    with Client(session.address, timeout=10.0) as client:
+        assert client.status()["state"] == "muted"
+        page.click("#mute")
+        page.wait_for_selector("#state >> text=listening", timeout=WAIT_MS)
+        assert client.status()["state"] == "listening"
 
 
 @pytest.mark.jack
