@@ -98,6 +98,16 @@ def cmd_bench_daemon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_panel(args: argparse.Namespace) -> int:
+    from liveimpro.benchpanel import bench_panel
+
+    result = bench_panel(
+        model=args.model, panels=args.panels, rounds=args.rounds, period=args.period
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_bench_control(args: argparse.Namespace) -> int:
     from liveimpro.benchcontrol import bench_control
 
@@ -288,6 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--seconds", type=float, default=8.0, help="jitter measured per case")
     control.add_argument("--rate", type=int, default=1000, help="control load, requests/s")
     control.set_defaults(run=cmd_bench_control)
+
+    panel_bench = bench_kinds.add_parser(
+        "panel", help="daemon CPU with and without open panels; event to frame in the page"
+    )
+    panel_bench.add_argument("--model", default="folk", help="model name (under models/) or path")
+    panel_bench.add_argument("--panels", type=int, default=2, help="panels open at once")
+    panel_bench.add_argument("--rounds", type=int, default=4, help="calls and answers per stretch")
+    panel_bench.add_argument("--period", type=int, default=256, help="JACK period in frames")
+    panel_bench.set_defaults(run=cmd_bench_panel)
 
     quality = bench_kinds.add_parser(
         "quality", help="answers to score, transposed and performed primes on the test split"

@@ -25,30 +25,11 @@ from test_daemon import Daemon, play_phrase
 from liveimpro.client import Client
 from liveimpro.jackpeers import MidiDump
 from liveimpro.jackserver import JackServer
+from liveimpro.panel.process import ADDRESS_LINE, PanelProcess
 from liveimpro.protocol import PARAMETERS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WAIT_MS = 20_000  # generous: the machine is shared
-ADDRESS_LINE = re.compile(r"liveimpro panel: (http://\S+)")
-
-
-def start_panel(config: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``liveimpro panel`` on a free port; the process and the address it printed."""
-    command = [sys.executable, "-m", "liveimpro", "--config", str(config), "panel"]
-    process = subprocess.Popen(
-        [*command, "--port", "0", *options], stdout=subprocess.PIPE, text=True
-    )
-    line = process.stdout.readline()
-    match = ADDRESS_LINE.search(line)
-    if match is None:
-        process.kill()
-        raise AssertionError(f"no address from liveimpro panel: {line!r}")
-    return process, match[1]
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    assert process.wait(timeout=20) == 0
 
 
 def artefact_dir(tmp_path: Path) -> Path:
@@ -72,9 +53,9 @@ def status_of(url: str, headers: dict[str, str] | None = None) -> tuple[int, dic
 @pytest.mark.slow
 def test_another_address_needs_the_printed_token_on_every_request(tmp_path: Path) -> None:
     config, _, _ = control_config(tmp_path, response_beats=4.0)
-    process, url = start_panel(config, "--host", "0.0.0.0")
+    panel = PanelProcess(config, "--host", "0.0.0.0")
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(panel.url)
         token = re.fullmatch(r"token=([\w-]{20,})", parts.query)[1]
         base = f"http://127.0.0.1:{parts.port}"
         assert status_of(f"{base}/")[0] == 403
@@ -85,14 +66,15 @@ def test_another_address_needs_the_printed_token_on_every_request(tmp_path: Path
         cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
         assert status_of(f"{base}/static/panel.js", cookie)[0] == 200
     finally:
-        stop(process)
+        assert panel.stop() == 0
 
 
 @pytest.mark.slow
 def test_loopback_needs_no_token_but_refuses_websockets_from_other_sites(tmp_path: Path) -> None:
     config, _, _ = control_config(tmp_path, response_beats=4.0)
-    process, url = start_panel(config)
+    panel = PanelProcess(config)
     try:
+        url = panel.url
         assert "token" not in url
         code, headers = status_of(url)
         assert code == 200 and headers["Content-Security-Policy"].startswith("default-src 'self'")
@@ -100,7 +82,7 @@ def test_loopback_needs_no_token_but_refuses_websockets_from_other_sites(tmp_pat
         upgrade["Sec-WebSocket-Key"] = "dGhlIHNhbXBsZSBub25jZQ=="
         assert status_of(f"{url}ws", {**upgrade, "Origin": "http://evil.example"})[0] == 403
     finally:
-        stop(process)
+        assert panel.stop() == 0
 
 
 # In a browser, against a live daemon ------------------------------------------------------
@@ -114,7 +96,8 @@ class Session:
         self.config, self.address, self.events = control_config(folder, response_beats=16.0)
         self.dump = MidiDump(server)
         self.daemon = Daemon(self.config, model, self.dump.port_name)
-        self.panel, self.url = start_panel(self.config)
+        self.panel = PanelProcess(self.config)
+        self.url = self.panel.url
         self.page = browser.new_page(viewport={"width": 1280, "height": 900})
         self.requests: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
@@ -138,7 +121,7 @@ class Session:
 
     def close(self) -> None:
         self.page.close()
-        stop(self.panel)
+        assert self.panel.stop() == 0
         self.daemon.terminate()
         self.dump.stop()
 
