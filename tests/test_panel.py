@@ -70,7 +70,7 @@ def test_another_address_needs_the_printed_token_on_every_request(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_loopback_needs_no_token_but_refuses_websockets_from_other_sites(tmp_path: Path) -> None:
+def test_loopback_needs_no_token_but_refuses_other_sites(tmp_path: Path) -> None:
     config, _, _ = control_config(tmp_path, response_beats=4.0)
     panel = PanelProcess(config)
     try:
@@ -81,6 +81,8 @@ def test_loopback_needs_no_token_but_refuses_websockets_from_other_sites(tmp_pat
         upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
         upgrade["Sec-WebSocket-Key"] = "dGhlIHNhbXBsZSBub25jZQ=="
         assert status_of(f"{url}ws", {**upgrade, "Origin": "http://evil.example"})[0] == 403
+        assert status_of(url, {"Host": "evil.example:8766"})[0] == 403  # DNS rebinding
+        assert status_of(url.replace("127.0.0.1", "localhost"))[0] == 200
     finally:
         assert panel.stop() == 0
 

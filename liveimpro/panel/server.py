@@ -8,7 +8,8 @@ daemon; the page says "disconnected" until it is back. Every asset is served fro
 Security Policy says so too).
 
 On a loopback address anyone on this machine may open the panel, as with ``liveimpro ctl``;
-WebSockets from pages of other sites are refused (their Origin differs). Any other address
+WebSockets from pages of other sites are refused (their Origin differs), and so is any request
+naming another host (a site whose name was pointed at 127.0.0.1). Any other address
 needs the token printed at start on every request: as ``?token=`` or the cookie the first
 page load with it sets.
 """
@@ -105,7 +106,11 @@ class Panel:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.token is not None:
+        if self.token is None:
+            # a page of another site whose name was made to point here (DNS rebinding)
+            if not is_loopback_host(urlsplit(f"//{request.host}").hostname or ""):
+                raise web.HTTPForbidden(text="liveimpro panel: open it as localhost or 127.0.0.1")
+        else:
             given = request.query.get("token") or request.cookies.get(TOKEN_COOKIE, "")
             if not hmac.compare_digest(given.encode(), self.token.encode()):
                 raise web.HTTPForbidden(
@@ -174,13 +179,15 @@ def panel_url(host: str, port: int, token: str | None) -> str:
     return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
 
 
-def needs_token(host: str) -> bool:
-    return not is_loopback(f"tcp://{host}:0")
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 bare or in brackets) is this machine."""
+    host = host.strip("[]")
+    return is_loopback(f"tcp://[{host}]:0" if ":" in host else f"tcp://{host}:0")
 
 
 async def serve_panel(settings: ControlSettings, host: str, port: int) -> None:
     """Serve the panel until SIGINT or SIGTERM; prints its address (with a token off loopback)."""
-    token = secrets.token_urlsafe(18) if needs_token(host) else None
+    token = None if is_loopback_host(host) else secrets.token_urlsafe(18)
     panel = Panel(settings, token)
     runner = web.AppRunner(panel.app, handle_signals=False, access_log=None)
     await runner.setup()
