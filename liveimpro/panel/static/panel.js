@@ -199,10 +199,13 @@ function makeControl(name, spec, scales) {
     control = document.createElement("input");
     control.type = "text";
     control.setAttribute("list", `${name}-choices`);
-    const list = document.createElement("datalist");
-    list.id = `${name}-choices`;
-    for (const scale of scales) list.append(new Option(scale));
-    document.body.append(list);
+    let list = $(`${name}-choices`); // kept across reconnections
+    if (!list) {
+      list = document.createElement("datalist");
+      list.id = `${name}-choices`;
+      document.body.append(list);
+    }
+    list.replaceChildren(...scales.map((scale) => new Option(scale)));
   } else {
     const step = stepOf(spec);
     control = document.createElement("input");
