@@ -12,7 +12,6 @@ frame that drew it; both are this machine's clocks.
 from __future__ import annotations
 
 import math
-import shutil
 import time
 from contextlib import ExitStack
 
@@ -28,7 +27,7 @@ from liveimpro.callresponse import LiveSession, play_notes
 from liveimpro.demo_session import DEMO_PHRASE
 from liveimpro.midifile import read_phrase
 from liveimpro.midisystem import MidiSystem
-from liveimpro.panel.process import PanelProcess
+from liveimpro.panel.process import PanelProcess, launch_chromium
 from liveimpro.vocabulary import TICKS_PER_BEAT
 
 ANSWER_BEATS = 8.0
@@ -41,9 +40,6 @@ def bench_panel(
     """Daemon CPU without and with ``panels`` open pages, and event-to-frame delays."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        raise RuntimeError("bench panel needs chromium (apt-get install chromium)")
     settings = answer_settings(model, ANSWER_BEATS, bpm)
     _, call = read_phrase(DEMO_PHRASE)
     bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
@@ -68,7 +64,7 @@ def bench_panel(
         LiveSession(system, settings) as session,
         sync_playwright() as driver,
     ):
-        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = launch_chromium(driver)
         for _ in range(2):
             stretches["no panel"].append(perform(session))
             with ExitStack() as open_panels:

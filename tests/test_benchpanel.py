@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
 from liveimpro.benchpanel import bench_panel
 from liveimpro.jackserver import JackServer
+from liveimpro.panel.process import CHROMIUM
 
 
 @pytest.mark.jack
 @pytest.mark.slow
 def test_panel(jack_server: JackServer) -> None:
-    if shutil.which("chromium") is None and not os.environ.get("CI"):  # CI must run it
+    if CHROMIUM is None and not os.environ.get("CI"):  # CI must run it
         pytest.skip("chromium is not installed (apt-get install --no-install-recommends chromium)")
     result = bench_panel(panels=1, rounds=1, bpm=300.0)
     cpu = result["daemon_cpu_percent"]

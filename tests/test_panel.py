@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,10 +24,9 @@ from test_daemon import Daemon, play_phrase
 from liveimpro.client import Client
 from liveimpro.jackpeers import MidiDump
 from liveimpro.jackserver import JackServer
-from liveimpro.panel.process import ADDRESS_LINE, PanelProcess
+from liveimpro.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
 from liveimpro.protocol import PARAMETERS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WAIT_MS = 20_000  # generous: the machine is shared
 
 
@@ -142,8 +140,7 @@ def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        chromium = launch_chromium(driver)
         yield chromium
         chromium.close()
 

@@ -1,15 +1,20 @@
-"""``liveimpro panel`` as a child process, for the tests and the benchmark."""
+"""``liveimpro panel`` as a child process, and the system's Chromium to open it in, for the
+tests and the benchmark."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 ADDRESS_LINE = re.compile(r"liveimpro panel: (http://\S+)")
 STOP_TIMEOUT_S = 20.0
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# As root (CI) Chromium's sandbox cannot start; a container's /dev/shm is small (JACK uses it too).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]
 
 
 class PanelError(RuntimeError):
@@ -46,3 +51,13 @@ class PanelProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """The system's Chromium, headless, through a running ``sync_playwright()``: Playwright's
+    own browser downloads are never used."""
+    if CHROMIUM is None:
+        raise RuntimeError(
+            "chromium is not installed (apt-get install --no-install-recommends chromium)"
+        )
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
