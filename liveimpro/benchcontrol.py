@@ -13,7 +13,6 @@ a long response; everything below happens while that response plays:
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import re
 import time
@@ -23,7 +22,7 @@ from typing import Any
 from liveimpro.bench import latency_summary
 from liveimpro.benchdaemon import (
     PERFORMER_CHANNEL,
-    daemon_base,
+    answer_settings,
     jack_figures,
     offset_summary,
     xruns,
@@ -33,10 +32,9 @@ from liveimpro.client import Client
 from liveimpro.demo_session import DEMO_PHRASE
 from liveimpro.midifile import read_phrase
 from liveimpro.midisystem import MidiSystem
-from liveimpro.settings import Settings
+from liveimpro.settings import ClockSettings, Settings
 
 ANSWER_BEATS = 1024.0  # longer than the whole benchmark: the answer plays throughout
-SILENCE_BEATS = 1.0
 PHRASE_LEAD_S = 0.15
 APPLY_SAMPLES = 200  # sets timed from request to param_changed event
 EVENT_TIMEOUT_S = 10.0
@@ -63,13 +61,7 @@ def control_endpoints(ready_line: str) -> tuple[str, str]:
 
 
 def bench_settings(model: str) -> Settings:
-    base = daemon_base(model)
-    return dataclasses.replace(
-        base,
-        sampling=dataclasses.replace(base.sampling, seed=1),
-        continuation=dataclasses.replace(base.continuation, beats=ANSWER_BEATS),
-        phrase=dataclasses.replace(base.phrase, silence_beats=SILENCE_BEATS),
-    )
+    return answer_settings(model, ANSWER_BEATS, ClockSettings().bpm)
 
 
 def timed_requests(client: Client, commands: list[tuple[str, dict]]) -> list[float]:

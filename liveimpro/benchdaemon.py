@@ -175,6 +175,18 @@ def bench_latency(
     }
 
 
+def answer_settings(model: str, beats: float, bpm: float) -> Settings:
+    """Seeded answers ``beats`` long at ``bpm``, to phrases that end after SILENCE_BEATS."""
+    base = daemon_base(model)
+    return dataclasses.replace(
+        base,
+        sampling=dataclasses.replace(base.sampling, seed=1),
+        continuation=dataclasses.replace(base.continuation, beats=beats),
+        phrase=dataclasses.replace(base.phrase, silence_beats=SILENCE_BEATS),
+        clock=dataclasses.replace(base.clock, bpm=bpm),
+    )
+
+
 def bench_jitter(
     model: str = "folk", beats: float = 32.0, bpm: float = 120.0, period: int = 256
 ) -> dict:
@@ -184,14 +196,7 @@ def bench_jitter(
     is the call. Every note-on and note-off of the answer counts, up to its planned end
     (the shutdown's note-offs go whenever SIGTERM comes, so they are left out).
     """
-    base = daemon_base(model)
-    settings = dataclasses.replace(
-        base,
-        sampling=dataclasses.replace(base.sampling, seed=1),
-        continuation=dataclasses.replace(base.continuation, beats=beats),
-        phrase=dataclasses.replace(base.phrase, silence_beats=SILENCE_BEATS),
-        clock=dataclasses.replace(base.clock, bpm=bpm),
-    )
+    settings = answer_settings(model, beats, bpm)
     _, call = read_phrase(DEMO_PHRASE)
     bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
     with MidiSystem(private_jack=True, period=period) as system:

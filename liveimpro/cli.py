@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from liveimpro import ctl
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
+
+PANEL_HOST, PANEL_PORT = "127.0.0.1", 8766
+OSC_PORT, OSC_REPLY_PORT = 9000, 9001
 
 
 class UsageError(Exception):
@@ -94,6 +98,16 @@ def cmd_bench_daemon(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_panel(args: argparse.Namespace) -> int:
+    from liveimpro.benchpanel import bench_panel
+
+    result = bench_panel(
+        model=args.model, panels=args.panels, rounds=args.rounds, period=args.period
+    )
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_bench_control(args: argparse.Namespace) -> int:
     from liveimpro.benchcontrol import bench_control
 
@@ -155,7 +169,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     daemon = _with(settings.daemon, api=args.api, input=args.input, output=args.output)
     model = _with(settings.model, name=args.model)
-    return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+    panel = _start_panel(args) if args.panel else None
+    try:
+        return run_daemon(dataclasses.replace(settings, daemon=daemon, model=model))
+    finally:
+        if panel is not None:
+            panel.terminate()
+            panel.wait()
+
+
+def _start_panel(args: argparse.Namespace) -> subprocess.Popen:
+    """``liveimpro panel`` beside the daemon, in a process of its own: the page's work never
+    takes the daemon's interpreter lock. It prints its address itself."""
+    config = [] if args.config is None else ["--config", str(args.config)]
+    command = [sys.executable, "-m", "liveimpro", *config, "panel"]
+    return subprocess.Popen([*command, "--host", args.panel_host, "--port", str(args.panel_port)])
+
+
+def cmd_panel(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from liveimpro.panel.server import serve_panel
+
+    asyncio.run(serve_panel(_settings(args).control, args.host, args.port))
+    return 0
+
+
+def cmd_osc(args: argparse.Namespace) -> int:
+    from liveimpro.osc import serve_osc
+
+    serve_osc(_settings(args).control, args.host, args.port, args.reply_host, args.reply_port)
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -255,6 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_argument("--rate", type=int, default=1000, help="control load, requests/s")
     control.set_defaults(run=cmd_bench_control)
 
+    panel_bench = bench_kinds.add_parser(
+        "panel", help="daemon CPU with and without open panels; event to frame in the page"
+    )
+    panel_bench.add_argument("--model", default="folk", help="model name (under models/) or path")
+    panel_bench.add_argument("--panels", type=int, default=2, help="panels open at once")
+    panel_bench.add_argument("--rounds", type=int, default=4, help="calls and answers per stretch")
+    panel_bench.add_argument("--period", type=int, default=256, help="JACK period in frames")
+    panel_bench.set_defaults(run=cmd_bench_panel)
+
     quality = bench_kinds.add_parser(
         "quality", help="answers to score, transposed and performed primes on the test split"
     )
@@ -284,7 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", dest="output", help="port to play to (default: our own port)")
     run.add_argument("--api", choices=MIDI_APIS, help="MIDI API (default: daemon.api)")
     run.add_argument("--model", help="model name (under models/) or path")
+    run.add_argument("--panel", action="store_true", help="serve the web panel beside it")
+    run.add_argument("--panel-host", default=PANEL_HOST, help="the panel's address")
+    run.add_argument("--panel-port", type=int, default=PANEL_PORT, help="the panel's port")
     run.set_defaults(run=cmd_run)
+
+    panel = commands.add_parser("panel", help="a web page that shows and steers the daemon")
+    panel.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    panel.add_argument(
+        "--host", default=PANEL_HOST, help="address to serve on; not loopback needs a token"
+    )
+    panel.add_argument("--port", type=int, default=PANEL_PORT, help="port (0: any free one)")
+    panel.set_defaults(run=cmd_panel)
+
+    osc = commands.add_parser("osc", help="OSC in and out: commands in, the daemon's events out")
+    osc.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="settings file")
+    osc.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    osc.add_argument("--port", type=int, default=OSC_PORT, help="UDP port to listen on")
+    osc.add_argument("--reply-host", default="127.0.0.1", help="where events and errors go")
+    osc.add_argument("--reply-port", type=int, default=OSC_REPLY_PORT, help="their UDP port")
+    osc.set_defaults(run=cmd_osc)
 
     demo = commands.add_parser(
         "demo", help="play the demo phrase into the live daemon; show and save its answer"

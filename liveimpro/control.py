@@ -130,6 +130,7 @@ class Controls:
             "next_model": None if self._next_model is None else self._next_model[0],
             "tempo": round(clock.bpm, 3),
             "clock": {"source": self.settings.clock.source, "rolling": clock.rolling},
+            "tick": self.reporter.tick,
             "parameters": self.parameters(),
             "counters": self.reporter.counters(),
         }
@@ -202,7 +203,7 @@ class Controls:
             self._next_model = None
             self.events.emit("model_changed", model=self.model_name)
         self.improviser.update(now)
-        self.reporter.observe(now)
+        self.reporter.observe_turn(now)
 
     def _controller(self, message: mido.Message) -> None:
         request = self.ccmap.translate(message)

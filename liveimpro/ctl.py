@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liveimpro.protocol import COMMANDS
+from liveimpro.protocol import COMMANDS, ProtocolError, positional_params
 
 WATCH = "watch"
 
@@ -56,11 +56,10 @@ def parse_value(text: str) -> Any:
 
 def request_params(cmd: str, args: list[str]) -> dict[str, Any]:
     """The parameters for ``cmd`` from positional arguments, in the spec's order."""
-    names = list(COMMANDS[cmd].params)
-    if len(args) > len(names):
-        usage = " ".join(names) or "no arguments"
-        raise ValueError(f"ctl {cmd} takes {usage}; got {len(args)} arguments")
-    return {name: parse_value(arg) for name, arg in zip(names, args, strict=False)}
+    try:
+        return positional_params(cmd, [parse_value(arg) for arg in args])
+    except ProtocolError as error:
+        raise ValueError(f"ctl {error}") from None
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:

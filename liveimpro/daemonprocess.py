@@ -47,9 +47,10 @@ class DaemonProcess:
     def __init__(self, settings: Settings, *, python_options: Sequence[str] = ()) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="liveimpro-daemon-")
         folder = Path(self._folder.name)
-        config = folder / "config.toml"
-        config.write_text(settings_toml(with_private_control(settings, folder)))
-        command = [sys.executable, *python_options, "-m", "liveimpro", "--config", str(config)]
+        self.settings = with_private_control(settings, folder)  # what it runs with
+        self.config = folder / "config.toml"  # for clients of its control plane, too
+        self.config.write_text(settings_toml(self.settings))
+        command = [sys.executable, *python_options, "-m", "liveimpro", "--config", str(self.config)]
         self.started_at = time.monotonic()
         # A session of its own: a Ctrl-C meant for us must not stop it out of turn.
         self.process = subprocess.Popen(

@@ -21,9 +21,12 @@ import zmq
 
 TOPICS = {
     "phrase_start": "the performer began a phrase (tick)",
-    "phrase_end": "the phrase is over (notes, beats)",
-    "response_start": "an answer, loop or mutation began (kind, latency_ms, beats)",
-    "response_end": "it ended or was stopped (kind, notes)",
+    "phrase_end": "the phrase is over (tick, notes, beats; or tick, dropped)",
+    "response_start": "an answer, loop or mutation began (kind, tick, beats, latency_ms)",
+    "response_end": "it ended or was stopped (kind, notes, tick: where it ended)",
+    "note": "a note-on (velocity > 0) or note-off of the phrase or the answer, as heard or"
+    " queued (tick, pitch, velocity, source: phrase or answer)",
+    "tick": "the clock reached a new beat (tick, bpm)",
     "param_changed": "a parameter took its new value (name, value, source)",
     "tempo": "the tempo changed (bpm)",
     "clock_start": "the clock started rolling (source)",

@@ -69,6 +69,7 @@ class PhraseCapture:
         self._keys_down: set[int] = set()
         self._sustained: set[int] = set()  # released keys the pedal holds
         self._velocities: list[int] = []
+        self.events: list[NoteEvent] = []  # the phrase's note events so far, for the reporter
         self._end_requested = False
 
     def feed(self, message: mido.Message, tick: int) -> list[NoteEvent]:
@@ -98,7 +99,7 @@ class PhraseCapture:
         self._sustained.discard(pitch)
         self._velocities.append(velocity)
         self._last_tick = tick
-        return [NoteEvent(tick, pitch, velocity)]
+        return self._heard([NoteEvent(tick, pitch, velocity)])
 
     def _note_off(self, pitch: int, tick: int) -> list[NoteEvent]:
         if pitch not in self._keys_down:
@@ -108,7 +109,7 @@ class PhraseCapture:
         if self._pedal_down:
             self._sustained.add(pitch)
             return []
-        return [NoteEvent(tick, pitch, 0)]
+        return self._heard([NoteEvent(tick, pitch, 0)])
 
     def _control(self, control: int, value: int, tick: int) -> list[NoteEvent]:
         if control == SUSTAIN_CC:
@@ -118,10 +119,14 @@ class PhraseCapture:
             released = [NoteEvent(tick, pitch, 0) for pitch in sorted(self._sustained)]
             self._sustained.clear()
             self._last_tick = tick
-            return released
+            return self._heard(released)
         if control == self.settings.end_cc and value >= PEDAL_DOWN and self.active:
             self._end_requested = True
         return []
+
+    def _heard(self, events: list[NoteEvent]) -> list[NoteEvent]:
+        self.events += events
+        return events
 
     def poll(self, tick: int) -> Phrase | None:
         """The phrase, if it is over at ``tick`` and long enough; the capture then starts afresh.

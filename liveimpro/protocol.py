@@ -27,6 +27,8 @@ from liveimpro.settings import (
     ResponseSettings,
     SamplingSettings,
     Section,
+    field_specs,
+    field_type,
 )
 
 # Live name -> the setting it changes.
@@ -46,6 +48,25 @@ PARAMETERS: dict[str, tuple[type[Section], str]] = {
     "velocity_follow": (ResponseSettings, "velocity_follow"),
     "silence_beats": (PhraseSettings, "silence_beats"),
 }
+
+
+def parameter_specs() -> dict[str, dict[str, Any]]:
+    """Each settable parameter's type, range or choices and meaning, for clients to build
+    controls from (the checks stay the settings' own)."""
+    specs = {}
+    for name, (section_cls, key) in PARAMETERS.items():
+        spec = field_specs(section_cls)[key]
+        specs[name] = {
+            "type": field_type(section_cls, key).__name__,
+            "setting": f"{section_cls.SECTION}.{key}",
+            "doc": spec.doc,
+            "low": spec.low,
+            "high": spec.high,
+            "low_exclusive": spec.low_exclusive,
+            "choices": spec.choices,
+        }
+    return specs
+
 
 ECHO_CHARS = 40  # how much of a bad value an error message quotes
 
@@ -167,7 +188,12 @@ def decode_json(frame: bytes, max_bytes: int) -> Any:
 
 def parse_request(frame: bytes, max_bytes: int) -> Request:
     """The request in ``frame``; ProtocolError (with the reason) for anything else."""
-    data = decode_json(frame, max_bytes)
+    return check_request(decode_json(frame, max_bytes))
+
+
+def check_request(data: Any) -> Request:
+    """The request ``data`` (a decoded JSON value, or one built by a bridge) stands for;
+    ProtocolError with the same reasons as :func:`parse_request` otherwise."""
     if not isinstance(data, dict):
         raise ProtocolError(
             f'a request must be a JSON object like {{"cmd": "ping"}}, got {_json_type(type(data))}'
@@ -191,6 +217,16 @@ def parse_request(frame: bytes, max_bytes: int) -> Request:
         elif param.required:
             raise ProtocolError(f"{command} needs '{key}' ({param.doc})")
     return Request(command, params)
+
+
+def positional_params(command: str, values: list[Any]) -> dict[str, Any]:
+    """``command``'s parameters from values given in order (a command line, an OSC message);
+    ProtocolError for too many. Unknown commands and the values are for check_request."""
+    names = list(COMMANDS[command].params) if command in COMMANDS else []
+    if len(values) > len(names):
+        usage = " ".join(names) or "no arguments"
+        raise ProtocolError(f"{command} takes {usage}; got {len(values)} arguments")
+    return dict(zip(names, values, strict=False))
 
 
 def _encode(data: Mapping[str, Any]) -> bytes:

@@ -5,6 +5,9 @@ turn it compares what it sees with what it saw (the phrase under way, the take p
 the clock) and emits an event for each change. A phrase ends when its capture does; a
 response starts when it is confirmed (an early start only counts once its phrase is over)
 and ends when it has played out or is stopped, which cuts its take where it stopped.
+Every note of the phrase and of the answer is reported as the capture hears it and as the
+scheduler queues it (a barged-in answer's end tick says where the rest was cut), and the
+clock's tick once a beat, so a client can draw the performance on the daemon's grid.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class Reporter:
         self.last_response_latency_ms: float | None = None
         self._phrase_start: int | None = None  # start tick of the phrase seen under way
         self._take: Take | None = None  # the take seen playing
+        self._phrase_notes = 0  # how many of the capture's events were reported
+        self._take_notes = 0  # how many of the playing take's events were reported
+        self.tick: int | None = None  # the clock's tick at the last turn (None: not rolling)
+        self._beat: int | None = None
         self.last_take: Take | None = None  # the latest take heard: what loop and mutate use
         self._rolling: bool | None = None
         self._bpm = improviser.clock.bpm
@@ -51,13 +58,18 @@ class Reporter:
         """Compare with the last look at port time ``now`` and report the changes."""
         self._observe_clock()
         improviser = self.improviser
-        start = improviser.capture.start_tick
+        capture = improviser.capture
+        start = capture.start_tick
         if start != self._phrase_start:
             if self._phrase_start is not None:
-                self._phrase_ended(improviser.capture.last_phrase)
+                self._phrase_ended(capture.last_phrase)
             if start is not None:
                 self.events.emit("phrase_start", tick=start)
             self._phrase_start = start
+            self._phrase_notes = 0
+        for event in capture.events[self._phrase_notes :]:
+            self._note("phrase", event.tick, event.pitch, event.velocity)
+        self._phrase_notes = len(capture.events)
         take = improviser.take if improviser.state == "responding" else None
         if take is not self._take:
             if self._take is not None:
@@ -65,6 +77,36 @@ class Reporter:
             if take is not None:
                 self._response_started(take)
             self._take = take
+            self._take_notes = 0
+        if take is not None:
+            self._take_queued(take)
+
+    def observe_turn(self, now: float) -> None:
+        """``observe`` at a main-loop turn; also reports the tick at each new beat.
+
+        Only turns count: a message is stamped before the turn that handles it, so its
+        tick may lie behind the one already reported.
+        """
+        clock = self.improviser.clock
+        self.tick = clock.current_tick(now) if clock.rolling else None
+        beat = None if self.tick is None else self.tick // TICKS_PER_BEAT
+        if beat != self._beat and self.tick is not None and self.tick >= 0:
+            self.events.emit("tick", tick=self.tick, bpm=round(clock.bpm, 3))
+        self._beat = beat
+        self.observe(now)
+
+    def _note(self, source: str, tick: int, pitch: int, velocity: int) -> None:
+        self.events.emit("note", tick=tick, pitch=pitch, velocity=velocity, source=source)
+
+    def _take_queued(self, take: Take) -> None:
+        """Report the take's events the scheduler has queued (a loop's are known in advance)."""
+        queued_to = self.improviser.scheduler.scheduled_to - take.start_tick
+        events = take.events
+        while self._take_notes < len(events) and events[self._take_notes].tick <= queued_to:
+            event = events[self._take_notes]
+            velocity = take.velocity(event.velocity) if event.is_on else 0
+            self._note("answer", take.start_tick + event.tick, event.pitch, velocity)
+            self._take_notes += 1
 
     def _phrase_ended(self, phrase: Phrase | None) -> None:
         if phrase is None or phrase.start_tick != self._phrase_start:
@@ -94,7 +136,8 @@ class Reporter:
             take.cut(tick)  # stopped early: what was queued for later never sounded
         notes = take.note_count()
         self.notes_out += notes
-        self.events.emit("response_end", kind=take.kind, notes=notes)
+        end = min(tick, take.end_tick)  # nothing queued from here on sounded
+        self.events.emit("response_end", kind=take.kind, notes=notes, tick=end)
 
     def _observe_clock(self) -> None:
         clock = self.improviser.clock

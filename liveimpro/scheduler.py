@@ -59,6 +59,11 @@ class ResponseScheduler:
         """Whether a response is under way (until the clock passes its end)."""
         return self._continuation is not None
 
+    @property
+    def scheduled_to(self) -> int:
+        """Every response event before this tick has gone to the port."""
+        return self._generated_to
+
     def start(
         self,
         continuation: Continuation,

@@ -96,6 +96,11 @@ def _field_types(section_cls: type[Section]) -> dict[str, type]:
     return typing.get_type_hints(section_cls)
 
 
+def field_type(section_cls: type[Section], key: str) -> type:
+    """The Python type of ``section.key``: bool, int, float or str."""
+    return _field_types(section_cls)[key]
+
+
 def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
     """``value`` checked for ``section.key`` and converted to the field's type (int -> float).
 

@@ -177,7 +177,8 @@ def test_loop_replays_the_last_response_from_a_bar_line(rig) -> None:
     assert played_after(rig, looped_start) == original
     starts = rig.log.of("response_start")
     assert [start["kind"] for start in starts] == ["answer", "loop"]
-    assert rig.log.of("response_end")[-1] == {"kind": "loop", "notes": len(original)}
+    end = rig.log.of("response_end")[-1]
+    assert end == {"kind": "loop", "notes": len(original), "tick": rig.scheduler.end_tick}
 
 
 def test_mutate_resamples_from_the_same_primed_state(rig) -> None:

@@ -13,9 +13,11 @@ from liveimpro.protocol import (
     PARAMETERS,
     ProtocolError,
     Request,
+    check_request,
     encode_reply,
     encode_request,
     error_reply,
+    parameter_specs,
     parse_reply,
     parse_request,
 )
@@ -122,3 +124,30 @@ def test_an_error_reply_needs_a_message() -> None:
         encode_reply({"ok": False})
     with pytest.raises(ProtocolError, match='boolean "ok"'):
         parse_reply(b'{"ok": 1}', CAP)
+
+
+def test_a_bridge_checks_a_built_request_by_the_same_rules() -> None:
+    assert check_request({"cmd": "set", "name": "top_k", "value": 4}) == Request(
+        "set", {"name": "top_k", "value": 4}
+    )
+    with pytest.raises(ProtocolError, match=r"'value' must be .* or a string, got bytes"):
+        check_request({"cmd": "set", "name": "top_k", "value": b"4"})
+    with pytest.raises(ProtocolError, match=r"^unknown command 'fly'; commands: ping"):
+        check_request({"cmd": "fly"})
+
+
+def test_parameter_specs_give_each_parameters_type_and_range() -> None:
+    specs = parameter_specs()
+    assert list(specs) == list(PARAMETERS)
+    assert specs["temperature"] | {"doc": ""} == {
+        "type": "float",
+        "setting": "sampling.temperature",
+        "doc": "",
+        "low": 0,
+        "high": 5,
+        "low_exclusive": True,
+        "choices": None,
+    }
+    assert specs["quantize"]["choices"] == ("immediate", "beat", "bar")
+    assert specs["thru"]["type"] == "bool" and specs["scale"]["type"] == "str"
+    json.dumps(specs)  # it travels to the panel's page as JSON

@@ -43,7 +43,7 @@ def test_a_barged_in_answer_counts_the_notes_heard_only(rig) -> None:
     (end,) = rig.log.of("response_end")
     start = rig.clock.time_of(rig.scheduler.start_tick)
     heard = [m for m in rig.notes_on(start) if m.time <= heard_until]
-    assert end == {"kind": "answer", "notes": len(heard)}
+    assert end == {"kind": "answer", "notes": len(heard), "tick": rig.clock.current_tick(rig.now)}
     assert len(heard) < generated  # the lookahead had queued more
     assert rig.ask("status")["counters"]["notes_out"] == len(heard)
 
@@ -55,3 +55,27 @@ def test_latency_runs_from_the_phrases_last_note_to_the_answer(rig) -> None:
     start = rig.scheduler.start_tick
     expected = rig.clock.time_of(start) - rig.clock.time_of(phrase.end_tick)  # ms clock
     assert rig.log.of("response_start")[0]["latency_ms"] == pytest.approx(expected)
+
+
+def test_every_note_of_the_phrase_and_the_answer_is_reported_on_the_grid(rig) -> None:
+    rig.phrase(pitches=(60, 62, 64))
+    rig.wait_for("responding")
+    rig.wait_for("listening")
+    notes = rig.log.of("note")
+    phrase = [(n["pitch"], n["velocity"] > 0) for n in notes if n["source"] == "phrase"]
+    assert phrase == [(60, True), (60, False), (62, True), (62, False), (64, True), (64, False)]
+    answer_ons = [n for n in notes if n["source"] == "answer" and n["velocity"] > 0]
+    sent = rig.notes_on()
+    assert [n["pitch"] for n in answer_ons] == [m.note for m in sent]
+    assert [n["velocity"] for n in answer_ons] == [m.velocity for m in sent]
+    assert [rig.clock.time_of(n["tick"]) for n in answer_ons] == [m.time for m in sent]
+    answer = [n for n in notes if n["source"] == "answer"]
+    assert sum(n["velocity"] > 0 for n in answer) == sum(n["velocity"] == 0 for n in answer)
+
+
+def test_the_tick_is_reported_once_a_beat_and_in_status(rig) -> None:
+    rig.wait(2000)  # 125 bpm on the fake clock: four beats and a sixth
+    ticks = [event["tick"] for event in rig.log.of("tick")]
+    assert [tick // 24 for tick in ticks] == [0, 1, 2, 3, 4]
+    assert all(event["bpm"] == 125 for event in rig.log.of("tick"))
+    assert rig.ask("status")["tick"] == rig.clock.current_tick(rig.now) == 100

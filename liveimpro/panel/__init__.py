@@ -1,0 +1,1 @@
+"""``liveimpro panel``: the running daemon shown and steered from a web page."""
