@@ -8,8 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from liveimpro.jackserver import JackServer, remove_stale_registry
+
+# These machines are shared and noisy: speed is checked by benchmarks, never by a test's clock.
+settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
