@@ -160,7 +160,7 @@ class QualityBench:
         """(bits of the reference, a sampled continuation or None) after priming."""
         continuation = self._continuation(piece.ticks_per_bar)
         primer = PhrasePrimer(continuation, style)
-        primer.prime(prime)
+        primer.prime(prime, next_onset=piece.boundary)
         primed = continuation.snapshot()
         bits = float(continuation.surprisal(_reference_tokens(continuation, reference)).sum())
         if not sample:

@@ -154,7 +154,7 @@ class Improviser:
             self._unprimed = []
 
     def _respond(self, phrase: Phrase, start: int) -> None:
-        self.primer.finish(phrase.closing)
+        self.primer.finish(phrase.closing, start)
         response = self.settings.response
         if response.length == "fixed":
             length = round(self.settings.continuation.beats * TICKS_PER_BEAT)

@@ -157,13 +157,16 @@ class PerformanceNormalizer:
             return self._melody_on(event) if event.is_on else self._melody_off(event)
         return self._note_on(event) if event.is_on else self._note_off(event)
 
-    def close(self) -> list[NoteEvent]:
-        """The events held back: a monophonic style's last note, ended at its release."""
+    def close(self, next_onset: int | None = None) -> list[NoteEvent]:
+        """The events held back: a monophonic style's last note, ended at its release, or
+        held to ``next_onset`` (where what follows starts) by the legato rule."""
         melody, self._melody = self._melody, None
         if melody is None:
             return []
-        released = self._tick if melody.released is None else self.snap(melody.released)
-        return [*self._send(melody), self._end(melody.pitch, melody.start, released)]
+        released = self._tick if melody.released is None else melody.released
+        if next_onset is not None and next_onset - released < LEGATO_MAX_GAP_TICKS:
+            released = next_onset
+        return [*self._send(melody), self._end(melody.pitch, melody.start, self.snap(released))]
 
     # Polyphonic: every voice kept, each on the grid.
     def _note_on(self, event: NoteEvent) -> list[NoteEvent]:

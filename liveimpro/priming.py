@@ -53,20 +53,24 @@ class PhrasePrimer:
         for event in events:
             self._feed_normalized(self.normalizer.feed(event))
 
-    def finish(self, closing: Iterable[NoteEvent] = ()) -> None:
-        """End the phrase: ``closing`` note-offs, the ones held back, and the phrase's key."""
+    def finish(self, closing: Iterable[NoteEvent] = (), next_onset: int | None = None) -> None:
+        """End the phrase: ``closing`` note-offs, the ones held back, and the phrase's key.
+
+        ``next_onset`` is where what follows (the answer) starts, if known: the input style's
+        legato rule may hold the last note to it.
+        """
         self.feed(closing)
-        self._feed_normalized(self.normalizer.close())
+        self._feed_normalized(self.normalizer.close(next_onset))
         self.continuation.set_phrase_key(self.profile.key())
 
-    def prime(self, notes: Iterable[Note]) -> None:
+    def prime(self, notes: Iterable[Note], next_onset: int | None = None) -> None:
         """Prime with a whole phrase at once (a MIDI file, a test piece)."""
         events = notes_to_events(notes)
         if not events:
             raise ValueError("a phrase needs at least one note")
         self.begin(events[0].tick)
         self.feed(events)
-        self.finish()
+        self.finish(next_onset=next_onset)
 
     def _feed_normalized(self, events: Iterable[NoteEvent]) -> None:
         if self._encoder is None:

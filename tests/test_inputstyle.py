@@ -138,3 +138,14 @@ def test_a_style_round_trips_through_its_dict() -> None:
 def test_bad_styles_are_refused(data, error, match) -> None:
     with pytest.raises(error, match=match):
         InputStyle.from_dict(data)
+
+
+def test_the_last_note_is_held_to_what_follows_by_the_legato_rule() -> None:
+    played = [NoteEvent(0, 60, 90), NoteEvent(30, 60, 0)]
+    for next_onset, end in ((48, 48), (30 + LEGATO_MAX_GAP_TICKS, 30), (None, 30)):
+        normalizer = PerformanceNormalizer(FOLK)
+        out = [e for event in played for e in normalizer.feed(event)]
+        assert out + normalizer.close(next_onset) == [
+            NoteEvent(0, 60, 88),
+            NoteEvent(end, 60, 0),
+        ], next_onset
