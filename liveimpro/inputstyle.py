@@ -8,9 +8,10 @@ records, in each model's ``model.json``, what the training data looked like, and
 they prime the model:
 
 - onsets and releases snap to the data's grid of positions within the beat;
-- for a monophonic model, one note at a time (a new note ends the one before,
-  so of a chord the top note is kept) and legato: a note lasts until the next one
-  starts when the gap is shorter than ``LEGATO_MAX_GAP_TICKS``;
+- legato: a released note lasts until the next onset when the gap is shorter than
+  ``LEGATO_MAX_GAP_TICKS`` (each voice keeps its own pitch: voices never merge);
+- for a monophonic model, one note at a time: a new note ends the one before, and
+  of notes that snap to one grid point (a chord) the top note is kept;
 - every note at the training velocity, when the data had only one.
 
 The answer's loudness still follows the performer (``response.velocity_follow``).
@@ -118,11 +119,13 @@ class PerformanceNormalizer:
     def reset(self) -> None:
         self._tick = 0
         self._sounding: dict[int, int] = {}  # polyphonic: pitch -> normalised onset
+        self._released: dict[int, tuple[int, int]] = {}  # pitch -> (onset, release tick)
         self._melody: _Melody | None = None  # monophonic
 
     def copy(self) -> PerformanceNormalizer:
         twin = PerformanceNormalizer(self.style)
         twin._tick, twin._sounding = self._tick, dict(self._sounding)
+        twin._released = dict(self._released)
         twin._melody = None if self._melody is None else dataclasses.replace(self._melody)
         return twin
 
@@ -160,6 +163,8 @@ class PerformanceNormalizer:
     def close(self, next_onset: int | None = None) -> list[NoteEvent]:
         """The events held back: a monophonic style's last note, ended at its release, or
         held to ``next_onset`` (where what follows starts) by the legato rule."""
+        if self.style.texture == "polyphonic":
+            return self._end_released(next_onset, self.snap(next_onset or 0))
         melody, self._melody = self._melody, None
         if melody is None:
             return []
@@ -168,21 +173,33 @@ class PerformanceNormalizer:
             released = next_onset
         return [*self._send(melody), self._end(melody.pitch, melody.start, self.snap(released))]
 
-    # Polyphonic: every voice kept, each on the grid.
+    # Polyphonic: every voice kept, each on the grid, released notes held to the next onset.
     def _note_on(self, event: NoteEvent) -> list[NoteEvent]:
-        onset = self._at(self.snap(event.tick))
-        out = []
+        onset = max(self.snap(event.tick), self._tick)
+        out = self._end_released(event.tick, onset)
         if event.pitch in self._sounding:
             out.append(self._end(event.pitch, self._sounding.pop(event.pitch), onset))
-        out.append(NoteEvent(self._tick, event.pitch, self._velocity(event.velocity)))
+        out.append(NoteEvent(self._at(onset), event.pitch, self._velocity(event.velocity)))
         self._sounding[event.pitch] = self._tick
         return out
 
     def _note_off(self, event: NoteEvent) -> list[NoteEvent]:
         start = self._sounding.pop(event.pitch, None)
-        if start is None:
-            return []
-        return [self._end(event.pitch, start, self.snap(event.tick))]
+        if start is not None:
+            self._released[event.pitch] = (start, event.tick)
+        return []
+
+    def _end_released(self, following: int | None, onset: int) -> list[NoteEvent]:
+        """Note-offs for the released notes: at ``onset`` if they were released less than
+        LEGATO_MAX_GAP_TICKS before the note that follows (played at ``following``), else at
+        their own (snapped) release."""
+        out = []
+        in_release_order = sorted(self._released.items(), key=lambda item: (item[1][1], item[0]))
+        for pitch, (start, released) in in_release_order:
+            legato = following is not None and following - released < LEGATO_MAX_GAP_TICKS
+            out.append(self._end(pitch, start, onset if legato else self.snap(released)))
+        self._released.clear()
+        return out
 
     # Monophonic: one legato line.
     def _melody_on(self, event: NoteEvent) -> list[NoteEvent]:

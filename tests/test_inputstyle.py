@@ -149,3 +149,19 @@ def test_the_last_note_is_held_to_what_follows_by_the_legato_rule() -> None:
             NoteEvent(0, 60, 88),
             NoteEvent(end, 60, 0),
         ], next_onset
+
+
+def test_a_polyphonic_style_holds_released_chords_to_the_next_onset() -> None:
+    played = [NoteEvent(0, 60, 90), NoteEvent(1, 64, 90), NoteEvent(10, 60, 0)]
+    played += [NoteEvent(11, 64, 0), NoteEvent(23, 62, 90), NoteEvent(25, 65, 90)]
+    played += [NoteEvent(40, 62, 0), NoteEvent(41, 65, 0)]
+    assert _run(CHORALE, played) == [
+        NoteEvent(0, 60, 88),
+        NoteEvent(0, 64, 88),
+        NoteEvent(24, 60, 0),  # detached, yet held to the next chord
+        NoteEvent(24, 64, 0),
+        NoteEvent(24, 62, 88),
+        NoteEvent(24, 65, 88),
+        NoteEvent(42, 62, 0),  # the last chord ends at its own release
+        NoteEvent(42, 65, 0),
+    ]
