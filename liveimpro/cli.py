@@ -88,6 +88,8 @@ def cmd_bench_daemon(args: argparse.Namespace) -> int:
         result = benchdaemon.bench_jitter(beats=args.beats, bpm=args.bpm, **options)
     elif args.what == "startup":
         result = benchdaemon.bench_startup(runs=args.runs, **options)
+    elif args.what == "soak":
+        result = benchdaemon.bench_soak(minutes=args.minutes, every_s=args.every, **options)
     else:
         result = benchdaemon.bench_idle(seconds=args.seconds, **options)
     print(json.dumps(result, indent=2))
@@ -219,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "jitter": "answer timing against the ideal tick grid at the receiver",
         "startup": "daemon start to ready, memory, no TensorFlow",
         "idle": "the daemon's CPU while it waits",
+        "soak": "call and response for minutes: answers, stuck notes, memory, timing",
     }
     daemon_benches = {}
     for what, help_text in daemon_kinds.items():
@@ -244,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     daemon_benches["startup"].add_argument("--runs", type=int, default=5, help="daemon starts")
     daemon_benches["idle"].add_argument(
         "--seconds", type=float, default=10.0, help="idle wall time measured"
+    )
+    daemon_benches["soak"].add_argument(
+        "--minutes", type=float, default=60.0, help="how long to play (default: 60)"
+    )
+    daemon_benches["soak"].add_argument(
+        "--every", type=float, default=3.0, help="seconds from one phrase to the next"
     )
 
     control = bench_kinds.add_parser(

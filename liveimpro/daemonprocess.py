@@ -48,7 +48,9 @@ class DaemonProcess:
         self._folder = tempfile.TemporaryDirectory(prefix="liveimpro-daemon-")
         folder = Path(self._folder.name)
         config = folder / "config.toml"
-        config.write_text(settings_toml(with_private_control(settings, folder)))
+        private = with_private_control(settings, folder)
+        self.control = private.control  # where its control plane listens
+        config.write_text(settings_toml(private))
         command = [sys.executable, *python_options, "-m", "liveimpro", "--config", str(config)]
         self.started_at = time.monotonic()
         # A session of its own: a Ctrl-C meant for us must not stop it out of turn.
