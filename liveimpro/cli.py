@@ -10,11 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from liveimpro import ctl
+from liveimpro.errors import UsageError, UserError
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -71,8 +68,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from liveimpro.bench import bench_engine
 
-    sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes]
-    print(json.dumps(bench_engine(sizes, steps=args.steps, models=args.model), indent=2))
+    print(json.dumps(bench_engine(args.sizes, steps=args.steps, models=args.model), indent=2))
     return 0
 
 
@@ -162,7 +158,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveimpro.demo_session import DEMO_PHRASE, run_demo
-    from liveimpro.midisystem import MidiSystemError
     from liveimpro.modelfile import resolve_model
 
     settings = _settings(args)
@@ -175,8 +170,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             args.output,
             period=args.period,
         )
-    except MidiSystemError as error:
-        raise UsageError(str(error)) from error
     except KeyboardInterrupt:  # the daemon, our ports and any private server are stopped by now
         print("liveimpro demo: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
@@ -186,6 +179,14 @@ def cmd_ports(args: argparse.Namespace) -> int:
     from liveimpro.daemon import print_ports
 
     return print_ports(args.api)
+
+
+def model_size(text: str) -> tuple[int, int]:
+    """LAYERSxUNITS, such as 2x512, as (layers, units)."""
+    layers, _, units = text.partition("x")
+    if not (layers.isdigit() and units.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected LAYERSxUNITS such as 2x512, got {text!r}")
+    return int(layers), int(units)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="print benchmark figures as JSON")
     bench_kinds = bench.add_subparsers(dest="what", required=True)
     engine = bench_kinds.add_parser("engine", help="per-step latency: NumPy vs Keras")
-    engine.add_argument("--sizes", nargs="*", default=["2x512"], help="LAYERSxUNITS, e.g. 2x512")
+    engine.add_argument(
+        "--sizes", nargs="*", type=model_size, default=[(2, 512)], help="LAYERSxUNITS, e.g. 2x512"
+    )
     engine.add_argument(
         "--model",
         nargs="*",
@@ -323,21 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from liveimpro.benchquality import QualityDataError
-    from liveimpro.midifile import MidiFileError
-    from liveimpro.modelfile import ModelFileError
-
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (
-        UsageError,
-        MidiFileError,
-        ModelFileError,
-        QualityDataError,
-        TypeError,
-        ValueError,
-    ) as error:
+    except UserError as error:  # anything else is a bug: its traceback shows
         print(f"liveimpro: error: {error}", file=sys.stderr)
         return 2
 

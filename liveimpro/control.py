@@ -24,9 +24,10 @@ import mido
 
 from liveimpro.ccmap import CcMap
 from liveimpro.continuation import Continuation, build_continuation
+from liveimpro.errors import Refused, UserError
 from liveimpro.events import EventSink
 from liveimpro.improviser import Improviser
-from liveimpro.modelfile import ModelFileError, available_models, load_model, resolve_model
+from liveimpro.modelfile import available_models, load_model, resolve_model
 from liveimpro.protocol import COMMANDS, PARAMETERS, Request, error_reply
 from liveimpro.reporter import Reporter
 from liveimpro.settings import Settings, check_value
@@ -102,7 +103,7 @@ class Controls:
         """The reply to a parsed request; changes are queued for the main loop."""
         try:
             return {"ok": True, **self._handlers[request.cmd](source=source, **request.params)}
-        except (TypeError, ValueError, ModelFileError, TimeoutError) as error:
+        except (UserError, TimeoutError) as error:
             return error_reply(f"{request.cmd}: {error}")
 
     def request_model(self, name: str) -> Future[tuple[str, Continuation]]:
@@ -142,7 +143,7 @@ class Controls:
     def _set(self, source: str, name: str, value: Any) -> dict[str, Any]:
         section_cls, key = PARAMETERS[name]
         if name == "tempo" and self.settings.clock.source == "external":
-            raise ValueError(
+            raise Refused(
                 "the tempo follows the external MIDI clock (clock.source = 'external'); "
                 "change it at the source"
             )
@@ -164,7 +165,7 @@ class Controls:
     ) -> dict[str, Any]:
         refusal = self.improviser.replay_refusal(name, self.reporter.last_take)
         if refusal is not None:
-            raise ValueError(refusal)
+            raise Refused(refusal)
         replay = partial(self._act, name, lambda now: action(now, self.reporter.last_take), source)
         self._actions.put(replay)
         return {}
@@ -193,7 +194,7 @@ class Controls:
             action = self._actions.get_nowait()
             try:
                 action(now)
-            except ValueError as error:  # the state changed between reply and turn
+            except Refused as error:  # the state changed between reply and turn
                 self.events.emit("warning", message=str(error))
         if self._next_model is not None and self.improviser.replace_continuation(
             self._next_model[1]

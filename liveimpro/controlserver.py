@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from liveimpro.control import Controls
+from liveimpro.errors import SettingValueError
 from liveimpro.events import EventPublisher, NoEvents
 from liveimpro.improviser import Improviser
 from liveimpro.keys import read_key_pair
@@ -49,11 +51,11 @@ def is_loopback(endpoint: str) -> bool:
 
 
 def check_exposure(settings: ControlSettings) -> None:
-    """ValueError if a non-loopback endpoint would be bound without CURVE."""
+    """SettingValueError if a non-loopback endpoint would be bound without CURVE."""
     for key in ("address", "events"):
         endpoint = getattr(settings, key)
         if not is_loopback(endpoint) and not settings.server_secret_key:
-            raise ValueError(
+            raise SettingValueError(
                 f"control.{key} {endpoint} is not a loopback address: binding it needs "
                 "CURVE (control.server_secret_key and control.client_public_keys; see "
                 "liveimpro keygen)"
@@ -89,10 +91,12 @@ def _guard(
 ) -> ThreadAuthenticator:
     public, secret = read_key_pair(settings.server_secret_key)
     if secret is None:
-        raise ValueError(f"control.server_secret_key {settings.server_secret_key} holds no secret")
+        raise SettingValueError(
+            f"control.server_secret_key {settings.server_secret_key} holds no secret"
+        )
     allowed = Path(settings.client_public_keys).expanduser()
     if not allowed.is_dir():
-        raise ValueError(f"control.client_public_keys {allowed} is not a folder")
+        raise SettingValueError(f"control.client_public_keys {allowed} is not a folder")
     authenticator = ThreadAuthenticator(context)
     authenticator.start()
     authenticator.configure_curve(domain="*", location=str(allowed))
@@ -131,6 +135,7 @@ class ControlServer:
         try:
             return encode_reply(self._answer(request))
         except Exception as error:  # a bug must cost one reply, never the control thread
+            traceback.print_exc()  # the daemon's log keeps where it happened
             return encode_reply(error_reply(f"{request.cmd}: internal error: {error!r}"))
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ import mido
 
 from liveimpro.clock import CLOCK_MESSAGES, Clock, TempoClock
 from liveimpro.continuation import Continuation, ContinuationState
+from liveimpro.errors import Refused
 from liveimpro.phrase import Phrase, PhraseCapture
 from liveimpro.ports import OutputPort
 from liveimpro.priming import PhrasePrimer, PrimerState
@@ -198,7 +199,7 @@ class Improviser:
         """
         old = self.settings
         if settings.clock.bpm != old.clock.bpm and not isinstance(self.clock, TempoClock):
-            raise ValueError("the tempo follows the external MIDI clock (clock.source)")
+            raise Refused("the tempo follows the external MIDI clock (clock.source)")
         self.settings = settings
         if settings.sampling != old.sampling:
             self.continuation.set_sampling(settings.sampling)  # a rest drawn too far is redrawn
@@ -276,7 +277,7 @@ class Improviser:
 
     def _stop_for_replay(self, kind: str, now: float, take: Take | None) -> None:
         if (refusal := self.replay_refusal(kind, take)) is not None:
-            raise ValueError(f"{kind}: {refusal}")
+            raise Refused(f"{kind}: {refusal}")
         if self.scheduler.playing:  # the take playing is self.take: it stops here
             self.scheduler.stop()
             self.take.cut(self.clock.current_tick(now))

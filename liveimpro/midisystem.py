@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from liveimpro.errors import UserError
 from liveimpro.jackserver import JackServer
 from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
 
@@ -23,7 +24,7 @@ ALSA_SEQUENCER = Path("/dev/snd/seq")
 JACK_INSTALL_HINT = "apt-get install --no-install-recommends jackd2"
 
 
-class MidiSystemError(RuntimeError):
+class MidiSystemError(UserError, RuntimeError):
     """No MIDI system to play on, and none could be started."""
 
 

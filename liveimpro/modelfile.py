@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveimpro.errors import UserError
 from liveimpro.inputstyle import InputStyle
 from liveimpro.model import ModelSpec, weight_shapes
 from liveimpro.settings import REPO_MODELS_DIR
@@ -26,7 +27,7 @@ METADATA_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
 
 
-class ModelFileError(Exception):
+class ModelFileError(UserError):
     """A model file is missing, corrupt or does not match its metadata."""
 
     def __init__(self, path: Path, problem: str) -> None:

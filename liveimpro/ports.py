@@ -28,6 +28,8 @@ import mido
 import rtmidi
 from mido.messages.specs import SPEC_BY_STATUS, SYSEX_END, SYSEX_START
 
+from liveimpro.errors import UserError
+
 DEFAULT_INPUT_NAME = "liveimpro in"
 DEFAULT_OUTPUT_NAME = "liveimpro out"
 DEFAULT_CLIENT_NAME = "liveimpro"
@@ -43,7 +45,7 @@ RTMIDI_APIS = {
 }
 
 
-class PortNameError(ValueError):
+class PortNameError(UserError, ValueError):
     """A port name that names no port, or more than one; lists the ports there are."""
 
     def __init__(self, problem: str, available: Sequence[str]) -> None:

@@ -180,6 +180,23 @@ def test_a_refused_request_raises_with_the_daemons_message(served) -> None:
         assert client.get("top_k") == 0
 
 
+def test_a_bug_in_a_handler_is_an_internal_error_reply_and_a_logged_traceback(
+    served, monkeypatch, capsys
+) -> None:
+    def buggy(source: str) -> dict:
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    monkeypatch.setitem(served.rig.controls._handlers, "ping", buggy)
+    socket = served.raw_socket()
+    socket.send(b'{"cmd": "ping"}')
+    reply = json.loads(socket.recv())
+    socket.close()
+    assert reply["ok"] is False
+    assert reply["error"].startswith("ping: internal error: TypeError(")
+    logged = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in logged and "in buggy" in logged
+
+
 # Security ---------------------------------------------------------------------------------
 
 
