@@ -1,7 +1,8 @@
 """The daemon's main loop: one thread polls the input and ticks the improviser.
 
-Whatever ends the loop (SIGINT, SIGTERM, an exception), the scheduler is stopped and the
-output closed, which sends note-offs for every sounding note and CC123 before exit.
+Whatever ends the loop (SIGTERM, SIGHUP or any other terminating signal, an exception),
+the scheduler is stopped and the output closed, which sends note-offs for every sounding
+note and CC123 before exit.
 Never imports TensorFlow or Keras.
 """
 
@@ -84,10 +85,36 @@ def serve(
         player.update(improviser.output.now())
 
 
-class StopSignals:
-    """Turns SIGINT and SIGTERM into a flag for the loop; restores the old handlers on exit."""
+# Every signal whose default action ends the process and that comes from outside: a closed
+# terminal (SIGHUP), Ctrl-\ (SIGQUIT), a service manager or a resource limit. Each must end
+# like SIGTERM, with every note off. SIGPIPE and SIGXFSZ are left to Python, which ignores
+# them; fault signals (SIGSEGV, ...) cannot be handled in Python.
+TERMINATING_SIGNAL_NAMES = (
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSTKFLT",
+)
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in TERMINATING_SIGNAL_NAMES
+    if hasattr(signal, name)  # the set differs between platforms
+)
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+class StopSignals:
+    """Turns each terminating signal into a flag for the loop; restores the old handlers on exit."""
+
+    SIGNALS = TERMINATING_SIGNALS
 
     def __init__(self) -> None:
         self.received: int | None = None

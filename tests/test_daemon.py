@@ -20,7 +20,7 @@ import mido
 import pytest
 from midicheck import stuck_notes
 
-from liveimpro.daemon import MESSAGES_PER_TURN, serve
+from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.jackmidi import JackInput, JackOutput
 from liveimpro.jackpeers import MidiClock, MidiDump, unique_client_name
 from liveimpro.jackserver import JackServer
@@ -83,9 +83,9 @@ class Daemon:
                 raise AssertionError(f"exited at start: {''.join(self.printed)}")
             self.printed.append(line)
 
-    def terminate(self) -> tuple[int, str]:
-        """SIGTERM; the exit status and everything it printed."""
-        self.process.send_signal(signal.SIGTERM)
+    def terminate(self, number: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal ``number`` (SIGTERM); the exit status and everything it printed."""
+        self.process.send_signal(number)
         try:
             output, _ = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -115,9 +115,16 @@ def play_phrase() -> int:
 
 
 def run_session(
-    server, tmp_path, model, response_beats, listen_s, perform=play_phrase, daemon_config=""
+    server,
+    tmp_path,
+    model,
+    response_beats,
+    listen_s,
+    perform=play_phrase,
+    daemon_config="",
+    stop_signal=signal.SIGTERM,
 ) -> tuple[int, str, list]:
-    """Start the daemon, ``perform()``, listen, SIGTERM; (status, output, dumped events)."""
+    """Start the daemon, ``perform()``, listen, ``stop_signal``; (status, output, dumped events)."""
     dump = MidiDump(server)
     config = write_config(tmp_path / "config.toml", response_beats, daemon_config)
     try:
@@ -125,7 +132,7 @@ def run_session(
         try:
             perform()
             time.sleep(listen_s)
-            status, output = daemon.terminate()
+            status, output = daemon.terminate(stop_signal)
         finally:
             daemon.kill()
     finally:
@@ -180,13 +187,19 @@ def test_the_answer_arrives_on_the_tick_grid_and_every_note_ends(
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_sigterm_during_an_answer_leaves_no_note_sounding(
-    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_a_stop_signal_during_an_answer_leaves_no_note_sounding(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path, stop_signal: int
 ) -> None:
     beat_s = 60 / BPM
     listen_s = 1.5 * beat_s + 12 * beat_s  # well inside a 64-beat answer
     status, output, messages = run_session(
-        jack_server, tmp_path, random_model_dir, response_beats=64.0, listen_s=listen_s
+        jack_server,
+        tmp_path,
+        random_model_dir,
+        response_beats=64.0,
+        listen_s=listen_s,
+        stop_signal=stop_signal,
     )
     assert status == 0, output
     notes = response_notes(messages)
@@ -350,6 +363,20 @@ def test_an_endless_flood_still_lets_the_loop_update_the_answer_and_stop() -> No
     improviser = SimpleNamespace(output=MemoryOutputPort(now=lambda: 0.0))
     serve(improviser, EndlessFlood(now=lambda: 0.0), lambda: player.updates == 3, player)
     assert (player.updates, player.handled) == (3, 3 * MESSAGES_PER_TURN)
+
+
+@pytest.mark.parametrize("number", TERMINATING_SIGNALS)
+def test_every_terminating_signal_becomes_the_stop_flag(number: int) -> None:
+    before = signal.getsignal(number)
+    with StopSignals() as stop:
+        signal.raise_signal(number)
+        assert stop() and stop.received == number
+    assert signal.getsignal(number) == before
+
+
+def test_the_stop_signals_include_the_terminal_and_quit_ones() -> None:
+    wanted = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+    assert wanted <= set(StopSignals.SIGNALS)
 
 
 def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
