@@ -22,6 +22,7 @@ from liveimpro.control import Controls
 from liveimpro.controlserver import ControlPlane
 from liveimpro.engine import pin_blas_threads
 from liveimpro.improviser import Improviser
+from liveimpro.midisystem import check_midi_system
 from liveimpro.modelfile import load_model, resolve_model
 from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
 from liveimpro.scheduler import ResponseScheduler
@@ -152,6 +153,7 @@ def run_daemon(settings: Settings) -> int:
 
 
 def _improvise(settings: Settings, stop: StopSignals) -> int:
+    check_midi_system(settings.daemon.api)  # before the model loads: fail at once
     pin_blas_threads()
     model = load_model(resolve_model(settings.model.name, settings.model.models_path()))
     ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
@@ -202,6 +204,7 @@ def print_ports(api: str) -> int:
     """Print the MIDI ports an input can listen to and an output can play to."""
     from liveimpro.ports import list_ports
 
+    check_midi_system(api)
     ports = list_ports(api)
     for heading, key in (("inputs (listen to)", "inputs"), ("outputs (play to)", "outputs")):
         print(f"{heading}:")

@@ -390,6 +390,31 @@ def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("api", "problem"), [("jack", "no JACK server is running"), ("alsa", "no ALSA sequencer")]
+)
+def test_no_midi_system_stops_run_and_ports_with_one_line_and_status_2(
+    api: str, problem: str, tmp_path: Path
+) -> None:
+    if api == "alsa" and Path("/dev/snd/seq").exists():
+        pytest.skip("this machine has an ALSA sequencer")
+    nowhere = {"JACK_DEFAULT_SERVER": unique_client_name("none"), "JACK_NO_START_SERVER": "1"}
+    env = {**os.environ, **nowhere}
+    for command in ("run", "ports"):
+        result = subprocess.run(
+            [sys.executable, "-m", "liveimpro", command, "--api", api],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"liveimpro: error: {problem}")
+
+
 @pytest.mark.jack
 def test_ports_lists_the_servers_midi_ports(jack_server: JackServer) -> None:
     dump = MidiDump(jack_server)
