@@ -22,7 +22,7 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 
 from liveimpro.control import Controls
-from liveimpro.errors import SettingValueError
+from liveimpro.errors import SettingValueError, UserError
 from liveimpro.events import EventPublisher, NoEvents
 from liveimpro.improviser import Improviser
 from liveimpro.keys import read_key_pair
@@ -75,8 +75,8 @@ def open_sockets(
         sockets[0].setsockopt(zmq.MAXMSGSIZE, settings.max_frame_bytes * HARD_LIMIT_FACTOR)
         if settings.server_secret_key:
             authenticator = _guard(context, sockets, settings)
-        sockets[0].bind(settings.address)
-        sockets[1].bind(settings.events)
+        for socket, key in zip(sockets, ("address", "events"), strict=True):
+            _bind(socket, key, getattr(settings, key))
     except BaseException:
         for socket in sockets:
             socket.close()
@@ -84,6 +84,21 @@ def open_sockets(
             authenticator.stop()
         raise
     return sockets[0], sockets[1], authenticator
+
+
+class ControlBindError(UserError):
+    """A control endpoint that cannot be bound, most often because something holds it."""
+
+
+def _bind(socket: zmq.Socket, key: str, endpoint: str) -> None:
+    try:
+        socket.bind(endpoint)
+    except zmq.ZMQError as error:
+        # Playing on without it would let `liveimpro ctl` reach whatever holds the endpoint.
+        raise ControlBindError(
+            f"cannot bind control.{key} {endpoint}: {error.strerror} (another liveimpro run?); "
+            f"stop what holds it, choose another control.{key}, or set control.enabled = false"
+        ) from error
 
 
 def _guard(
@@ -151,8 +166,8 @@ class ControlServer:
 
 class ControlPlane:
     """The daemon's live control: Controls for the main loop, plus, with control enabled,
-    the command server and the event publisher. Failing to bind is reported and leaves the
-    daemon playing, without remote control; an exposed address without CURVE is refused.
+    the command server and the event publisher. An endpoint that cannot be bound (taken by
+    another daemon, say) and an exposed address without CURVE both stop the daemon.
     """
 
     def __init__(self, settings: ControlSettings, improviser: Improviser, model_name: str) -> None:
@@ -167,13 +182,10 @@ class ControlPlane:
             self._server = ControlServer(rep, self.controls.answer, settings.max_frame_bytes)
             self.summary = f"control on {self._server.address}, events on {self._publisher.address}"
 
-    def _open(self, settings: ControlSettings) -> zmq.Socket | None:
+    def _open(self, settings: ControlSettings) -> zmq.Socket:
         self._context = zmq.Context()
         try:
             rep, pub, self._authenticator = open_sockets(self._context, settings)
-        except zmq.ZMQError as error:
-            self.summary = f"control off: cannot bind ({error})"
-            return None
         except BaseException:
             self._context.term()
             raise

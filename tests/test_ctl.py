@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mido
 import pytest
+import zmq
 from midicheck import stuck_notes
 from test_daemon import Daemon, play_phrase, response_notes, write_config
 
@@ -163,3 +164,27 @@ def test_ctl_watch_prints_events(
             daemon.kill()
     finally:
         dump.stop()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_taken_control_port_stops_the_daemon_with_one_line_and_status_2(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config, address, _ = control_config(tmp_path, response_beats=4.0)
+    context = zmq.Context()
+    holder = context.socket(zmq.REP)  # another daemon, say, already serving there
+    holder.bind(address)
+    try:
+        command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
+        command += ["--model", str(random_model_dir), "--api", "jack"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert holder.poll(0) == 0  # nothing reached the holder
+    finally:
+        holder.close(linger=0)
+        context.term()
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"liveimpro: error: cannot bind control.address {address}: ")
+    assert "control.enabled = false" in line
+    assert "listening" not in result.stdout
