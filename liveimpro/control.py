@@ -188,6 +188,9 @@ class Controls:
             self.improviser.handle(message)
         self.reporter.observe(message.time)
 
+    def input_lost(self, when: float) -> None:
+        self.improviser.input_lost(when)
+
     def update(self, now: float) -> None:
         """Apply what was asked since the last turn, then let the improviser advance."""
         while not self._actions.empty():

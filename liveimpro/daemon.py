@@ -66,7 +66,8 @@ def serve(
 
     Once a second both ports reconnect to their peers if those went away. With
     ``controls``, messages and turns go through them (they pass them on to the improviser).
-    A turn handles at most MESSAGES_PER_TURN messages, so a flood delays neither.
+    A turn handles at most MESSAGES_PER_TURN messages, so a flood delays neither. When the
+    input has lost a connection, what it received before is handled first, then the loss.
     """
     player = controls or improviser
     next_check = time.monotonic()
@@ -76,13 +77,17 @@ def serve(
             for port in (midi_in, improviser.output):
                 if (line := port.keep_connected()) is not None:
                     print(f"liveimpro: {line}", flush=True)
-        message = midi_in.receive(timeout=POLL_TIMEOUT_S)
+        lost = midi_in.take_lost()
+        message = midi_in.receive(timeout=0 if lost is not None else POLL_TIMEOUT_S)
         handled = 0
         while message is not None:
             player.handle(message)
             handled += 1
             # A flood must not starve the clock or the stop flag: the rest waits a turn.
-            message = midi_in.poll() if handled < MESSAGES_PER_TURN else None
+            more = lost is not None or handled < MESSAGES_PER_TURN
+            message = midi_in.poll() if more else None
+        if lost is not None:
+            player.input_lost(lost)
         player.update(improviser.output.now())
 
 
@@ -174,6 +179,7 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
             response.lookahead_beats,
             send_clock=settings.clock.send_clock,
         )
+        midi_out.reset_receivers([channel])  # a crashed run may have left notes sounding
         if response.program >= 0:
             midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
         improviser = Improviser(settings, continuation, clock, scheduler, midi_out)

@@ -79,6 +79,7 @@ class _JackEndpoint:
         self.port = ports.register(port_name)
         self._is_output = is_output
         self._frames = FrameCounter(self.client.frame_time)
+        self._connections = 0  # as the process callback last saw
 
     def now(self) -> int:
         """The current frame, extended."""
@@ -114,6 +115,15 @@ class _JackEndpoint:
 
     def connected(self) -> bool:
         return bool(self.port.connections)
+
+    def connections_changed(self) -> int:
+        """Connections gained (> 0) or lost (< 0) since the last call; from the process callback.
+
+        jack_port_connected only reads a count, so it is safe in the realtime thread.
+        """
+        count = self.port.number_of_connections
+        change, self._connections = count - self._connections, count
+        return change
 
     def close(self) -> None:
         self.client.deactivate()
@@ -157,6 +167,8 @@ class JackInput(_JackReconnect, InputPort):
 
     def _process(self, frames: int) -> None:
         cycle_start = self._endpoint.cycle_start()
+        if self._endpoint.connections_changed() < 0:
+            self._connection_lost(cycle_start)
         for offset, data in self._endpoint.port.incoming_midi_events():
             self._deliver(bytes(data), cycle_start + offset)
 
@@ -213,15 +225,27 @@ class JackOutput(_JackReconnect, OutputPort):
             heapq.heappush(self._due, self._handoff.popleft())
         cycle_start = self._endpoint.cycle_start()
         cycle_end = cycle_start + frames
+        # A receiver lost keeps what it held; one gained (or back) hears those notes end first.
+        change = self._endpoint.connections_changed()
+        if change < 0:
+            self.wire.connection_lost()
+        elif change > 0:
+            for data in self.wire.connection_gained():
+                self._write(0, data)
         while self._due and self._due[0][0] < cycle_end:
             when, _, epoch, data = heapq.heappop(self._due)
             if epoch is not IMMEDIATE and epoch != self._epoch:
                 continue  # cancelled by panic()
-            try:
-                port.write_midi_event(max(0, when - cycle_start), data)
-            except jack.JackError:
-                self.dropped_events += 1
+            self._write(max(0, when - cycle_start), data)
         self._cycles += 1
+
+    def _write(self, offset: int, data: bytes) -> None:
+        try:
+            self._endpoint.port.write_midi_event(offset, data)
+        except jack.JackError:
+            self.dropped_events += 1
+        else:
+            self.wire.written(data)
 
     def _close(self) -> None:
         # Two whole cycles guarantee the panic messages queued before were written.

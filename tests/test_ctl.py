@@ -88,9 +88,9 @@ def subscribed(client: Client, events: Subscription) -> None:
 def control_config(tmp_path: Path, response_beats: float) -> tuple[Path, str, str]:
     """A daemon config with control on two free loopback ports: (config, commands, events)."""
     address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-    config = write_config(tmp_path / "config.toml", response_beats=response_beats)
-    with config.open("a") as file:
-        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    config = write_config(
+        tmp_path / "config.toml", response_beats, control=(address, events_address)
+    )
     return config, address, events_address
 
 

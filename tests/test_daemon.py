@@ -20,6 +20,7 @@ import mido
 import pytest
 from midicheck import stuck_notes
 
+from liveimpro.benchdaemon import sounding_at_end
 from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.jackmidi import JackInput, JackOutput
 from liveimpro.jackpeers import MidiClock, MidiDump, unique_client_name
@@ -27,6 +28,7 @@ from liveimpro.jackserver import JackServer
 from liveimpro.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
 
 DAEMON_INPUT = "liveimpro-in:liveimpro in"
+DAEMON_OUTPUT = "liveimpro-out:liveimpro out"
 BPM = 200  # a beat is 14400 frames at 48 kHz, a tick 600
 TICK_FRAMES = 48000 * 60 // (BPM * 24)
 RESPONSE_CHANNEL = 2  # as configured (1-based); mido's channel 1
@@ -37,8 +39,15 @@ PHRASE = [60, 64, 67, 72]
 BARGE_PITCH = 50
 
 
-def write_config(path: Path, response_beats: float, daemon: str = "") -> Path:
-    """The test configuration; ``daemon`` holds extra lines for its [daemon] section."""
+def write_config(
+    path: Path, response_beats: float, daemon: str = "", control: tuple[str, str] | None = None
+) -> Path:
+    """The test configuration; ``daemon`` holds extra lines for its [daemon] section.
+
+    The control plane listens on ``control`` (address, events), by default on ipc endpoints
+    beside the file: a daemon already serving the default port must not stop the test's.
+    """
+    address, events = control or (f"ipc://{path.parent}/control", f"ipc://{path.parent}/events")
     path.write_text(
         f"[sampling]\nseed = 1\n"
         f"[continuation]\nbeats = {response_beats}\n"
@@ -46,17 +55,19 @@ def write_config(path: Path, response_beats: float, daemon: str = "") -> Path:
         f'[response]\nquantize = "beat"\nchannel = {RESPONSE_CHANNEL}\nlookahead_beats = 1.0\n'
         f"[clock]\nbpm = {BPM}.0\nsend_clock = true\n"
         f"[daemon]\n{daemon}\n"
+        f'[control]\naddress = "{address}"\nevents = "{events}"\n'
     )
     return path
 
 
 class Daemon:
-    """``liveimpro run`` as a subprocess playing into ``output``."""
+    """``liveimpro run`` as a subprocess playing into ``output`` (None: its own port)."""
 
-    def __init__(self, config: Path, model: Path, output: str) -> None:
+    def __init__(self, config: Path, model: Path, output: str | None) -> None:
         self.printed: list[str] = []  # what it printed before it was ready
         command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
-        command += ["--model", str(model), "--out", output, "--api", "jack"]
+        command += ["--model", str(model), "--api", "jack"]
+        command += [] if output is None else ["--out", output]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -307,6 +318,11 @@ def send_raw(events: list[bytes], per_cycle: int = 200) -> None:
         raw.close()
 
 
+def receiver_port() -> JackInput:
+    """An independent receiver that stamps in JACK frame time, the performer's clock."""
+    return JackInput(name="receiver", client_name=unique_client_name("receiver"))
+
+
 @pytest.mark.jack
 @pytest.mark.slow
 def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
@@ -314,9 +330,8 @@ def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
 ) -> None:
     beat_s = 60 / BPM
     config = write_config(tmp_path / "config.toml", response_beats=4.0)
-    # The receiver stamps in JACK frame time, the performer's clock, so the answer to the
-    # phrase can be told from the answer to the flood.
-    with JackInput(name="receiver", client_name=unique_client_name("receiver")) as receiver:
+    # The receiver's JACK frame times tell the answer to the phrase from the flood's.
+    with receiver_port() as receiver:
         daemon = Daemon(config, random_model_dir, receiver.port_name)
         try:
             send_raw(flood_and_garbage())
@@ -334,6 +349,137 @@ def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
     answer = [m for m in notes if m.type == "note_on" and m.velocity > 0 and m.time > phrase_end]
     assert answer, output
     assert stuck_notes(notes) == set()
+
+
+def first_answer_after(messages: list[mido.Message], time_: int) -> int | None:
+    return next(
+        (
+            m.time
+            for m in response_notes(messages)
+            if m.type == "note_on" and m.velocity > 0 and m.time > time_
+        ),
+        None,
+    )
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_pedal_left_down_by_an_unplugged_keyboard_delays_no_later_phrase(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat = 60 / BPM
+    config = write_config(tmp_path / "config.toml", response_beats=8.0)  # max_beats: 32 beats
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            send_raw([bytes([0xB0, 64, 127])])  # pedal down, then the keyboard is unplugged
+            time.sleep(0.2)
+            last_off = play_phrase()  # a new performer's four notes
+            time.sleep(12 * beat)
+            messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    assert status == 0, output
+    # Answered on the silence after the phrase, not when phrase.max_beats (32 beats) runs out.
+    answer = first_answer_after(messages, last_off)
+    assert answer is not None, output
+    assert answer - last_off < 10 * beat * jack_server.rate
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_with_thru_the_echoed_notes_of_a_vanished_performer_end(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.toml", response_beats=4.0, daemon="thru = true")
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            send_raw([bytes([0x90, 60, 90]), bytes([0x90, 64, 90])])  # two keys held; gone
+            time.sleep(1.0)
+            messages = list(receiver.iter_pending())  # before the shutdown's panic
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    assert status == 0, output
+    echoed = [m for m in messages if m.type in ("note_on", "note_off") and m.channel == 0]
+    assert {m.note for m in echoed if m.type == "note_on" and m.velocity} == {60, 64}
+    assert stuck_notes(echoed) == set()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+@pytest.mark.parametrize("reconnected", ["by hand", "by the daemon"])
+def test_a_receiver_unplugged_and_plugged_back_hears_the_hanging_notes_end(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path, reconnected: str
+) -> None:
+    config = write_config(tmp_path / "config.toml", response_beats=4.0, daemon="thru = true")
+    by_hand = reconnected == "by hand"
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, None if by_hand else receiver.port_name)
+        patchbay = jack.Client(unique_client_name("patchbay"), no_start_server=True)
+        try:
+            if by_hand:
+                patchbay.connect(DAEMON_OUTPUT, receiver.port_name)
+            with JackOutput(DAEMON_INPUT, client_name=unique_client_name("keys")) as keys:
+                keys.send(mido.Message("note_on", note=60, velocity=90))  # echoed: it sounds
+                time.sleep(0.3)
+                patchbay.disconnect(DAEMON_OUTPUT, receiver.port_name)  # unplugged
+                time.sleep(0.1)
+                keys.send(mido.Message("note_off", note=60))  # lost on the way
+                time.sleep(1.0)
+                if by_hand:
+                    patchbay.connect(DAEMON_OUTPUT, receiver.port_name)  # plugged back
+                time.sleep(1.5)  # the daemon reconnects an --out port once a second
+                # Read before the keyboard closes: its own panic would be echoed.
+                messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            patchbay.close()
+            daemon.kill()
+    assert status == 0, output
+    echoed = [m for m in messages if m.type in ("note_on", "note_off") and m.channel == 0]
+    assert [m.type for m in echoed][:1] == ["note_on"], messages[:20]
+    assert sounding_at_end(messages, channel=0) == 0, [m for m in messages if m.type != "clock"]
+    resets = {
+        (m.channel, m.control) for m in messages if m.type == "control_change" and m.value == 0
+    }
+    assert {(RESPONSE_CHANNEL - 1, ALL_NOTES_OFF), (RESPONSE_CHANNEL - 1, 64)} <= resets
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_restart_after_a_crash_ends_what_the_dead_daemon_left_sounding(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat = 60 / BPM
+    config = write_config(tmp_path / "config.toml", response_beats=64.0)
+    answer_channel = RESPONSE_CHANNEL - 1
+    with receiver_port() as receiver:
+        crashed = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            play_phrase()
+            time.sleep(1.5 * beat + 6 * beat)  # inside the answer
+        finally:
+            crashed.kill()  # SIGKILL: no note-off, no CC123
+        before = list(receiver.iter_pending())
+        restarted = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            time.sleep(0.3)
+            after = list(receiver.iter_pending())
+            status, output = restarted.terminate()
+        finally:
+            restarted.kill()
+    assert status == 0, output
+    assert first_answer_after(before, 0) is not None, "no answer before the crash"
+    resets = [
+        (m.control, m.value)
+        for m in after
+        if m.type == "control_change" and m.channel == answer_channel
+    ]
+    assert (ALL_NOTES_OFF, 0) in resets and (64, 0) in resets, after[:20]
+    assert sounding_at_end(before + after, answer_channel) == 0
 
 
 class EndlessFlood(MemoryInputPort):

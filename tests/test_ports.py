@@ -24,7 +24,9 @@ from liveimpro.ports import (
     PortNotFound,
     RtMidiInput,
     RtMidiOutput,
+    WireNotes,
     list_ports,
+    reset_messages,
     resolve_port_name,
 )
 
@@ -388,3 +390,24 @@ def test_receive_returns_when_a_signal_handler_outlasts_its_timeout() -> None:
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert rescued == []
+
+
+def test_wire_notes_end_what_a_lost_receiver_held_once_a_connection_is_back() -> None:
+    wire = WireNotes()
+    for data in ([0x91, 60, 90], [0x91, 64, 90], [0x81, 60, 0], [0x92, 70, 80], [0xB2, 123, 0]):
+        wire.written(bytes(data))
+    assert wire.sounding == {(1, 64)}
+    wire.connection_lost()
+    wire.written(bytes([0x81, 64, 0]))  # sent while unplugged: never heard
+    assert wire.connection_gained() == [
+        bytes([0x81, 64, 0]),
+        *(bytes([0xB0 | channel, control, 0]) for channel in (1, 2) for control in (123, 64)),
+    ]
+    assert wire.connection_gained() == reset_messages([1, 2])  # nothing hangs any more
+
+
+def test_reset_receivers_sends_all_notes_off_and_sustain_off_and_remembers_the_channels() -> None:
+    port = MemoryOutputPort(now=FakeClock())
+    port.reset_receivers([1])
+    assert [m.bytes() for m in port.sent] == [[0xB1, 123, 0], [0xB1, 64, 0]]
+    assert port.wire.channels == {1}
