@@ -240,8 +240,9 @@ class Improviser:
         """Play by ``settings`` from port time ``now`` on.
 
         Sampling parameters apply from the tick the scheduler has reached, at most
-        response.lookahead_beats ahead; the tempo from ``now`` (notes already queued keep
-        their times); the channel to notes not yet scheduled; the rest where it is read.
+        response.lookahead_beats ahead; the tempo from ``now`` (notes and clock pulses
+        already queued move with it); the channel to notes not yet scheduled; the rest
+        where it is read.
         """
         old = self.settings
         if settings.clock.bpm != old.clock.bpm and not isinstance(self.clock, TempoClock):
@@ -253,6 +254,7 @@ class Improviser:
             self.capture.retune(settings.phrase)
         if settings.clock.bpm != old.clock.bpm:
             self.clock.set_tempo(settings.clock.bpm, now)
+            self.scheduler.retime(now, old.clock.bpm / settings.clock.bpm)
         if settings.response.channel != old.response.channel:
             channel = settings.response.channel - 1
             self.scheduler.set_channel(channel)

@@ -23,6 +23,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jack
 import mido
@@ -34,14 +35,24 @@ from liveimpro.ports import (
     InputPort,
     OutputPort,
     resolve_port_name,
+    retimed,
 )
 
 FLUSH_TIMEOUT_S = 1.0  # how long close() waits for the panic messages to go out
 IMMEDIATE = None  # the epoch of messages sent now: panic() never cancels them
 
 # (frame time, order, epoch of send_at or IMMEDIATE, bytes); order keeps equal times in
-# send order and is unique, so tuples never compare further.
-Event = tuple[int, int, int | None, bytes]
+# send order and is unique, so tuples never compare further. Times stay unrounded until
+# written, so a retime scales the exact times.
+Event = tuple[float, int, int | None, bytes]
+
+
+class Retime(NamedTuple):
+    """Handed over in line with the events: those queued before it move (OutputPort.retime)."""
+
+    pivot: float
+    ratio: float
+
 
 FRAME_COUNTER_WRAP = 2**32
 HALF_WRAP = FRAME_COUNTER_WRAP // 2
@@ -188,7 +199,8 @@ class JackOutput(_JackReconnect, OutputPort):
     ) -> None:
         super().__init__(name, peer)
         self.dropped_events = 0  # events JACK refused because the cycle's buffer was full
-        self._handoff: deque[Event] = deque()  # appended here, drained by the process callback
+        # Appended here, drained by the process callback.
+        self._handoff: deque[Event | Retime] = deque()
         self._due: list[Event] = []  # heap owned by the process callback
         self._order = itertools.count()
         self._epoch = 0  # panic() moves to a new epoch; older send_at events are dropped
@@ -212,17 +224,28 @@ class JackOutput(_JackReconnect, OutputPort):
         self._handoff.append((0, next(self._order), IMMEDIATE, bytes(message.bytes())))
 
     def _send_at(self, message: mido.Message, when: float) -> None:
-        event = (round(when), next(self._order), self._epoch, bytes(message.bytes()))
+        event = (float(when), next(self._order), self._epoch, bytes(message.bytes()))
         self._handoff.append(event)
 
     def _cancel_pending(self) -> None:
         self._epoch += 1
 
+    def _retime(self, pivot: float, ratio: float) -> None:
+        self._handoff.append(Retime(pivot, ratio))
+
     def _process(self, frames: int) -> None:
         port = self._endpoint.port
         port.clear_buffer()
         while self._handoff:
-            heapq.heappush(self._due, self._handoff.popleft())
+            item = self._handoff.popleft()
+            if isinstance(item, Retime):
+                self._due = [
+                    (retimed(when, *item), order, epoch, data)
+                    for when, order, epoch, data in self._due
+                ]
+                heapq.heapify(self._due)
+            else:
+                heapq.heappush(self._due, item)
         cycle_start = self._endpoint.cycle_start()
         cycle_end = cycle_start + frames
         # A receiver lost keeps what it held; one gained (or back) hears those notes end first.
@@ -232,11 +255,11 @@ class JackOutput(_JackReconnect, OutputPort):
         elif change > 0:
             for data in self.wire.connection_gained():
                 self._write(0, data)
-        while self._due and self._due[0][0] < cycle_end:
+        while self._due and round(self._due[0][0]) < cycle_end:
             when, _, epoch, data = heapq.heappop(self._due)
             if epoch is not IMMEDIATE and epoch != self._epoch:
                 continue  # cancelled by panic()
-            self._write(max(0, when - cycle_start), data)
+            self._write(max(0, round(when) - cycle_start), data)
         self._cycles += 1
 
     def _write(self, offset: int, data: bytes) -> None:

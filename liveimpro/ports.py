@@ -379,6 +379,18 @@ class OutputPort(Port):
         for data in reset_messages(channels):
             self.send(mido.Message.from_bytes(data))
 
+    def retime(self, pivot: float, ratio: float) -> None:
+        """Move every message scheduled after ``pivot`` and not yet sent to a new time.
+
+        ``pivot + (when - pivot) * ratio``: a tempo change at ``pivot`` (ratio = old tempo over
+        new), so what is queued follows the new tempo in its order, and anything scheduled
+        afterwards at the new tempo falls in line.
+        """
+        self._check_open()
+        if not ratio > 0:
+            raise ValueError(f"ratio must be > 0, got {ratio}")
+        self._retime(pivot, ratio)
+
     def panic(self) -> None:
         """Cancel scheduled messages, then turn off every note that may sound, then CC123."""
         self._check_open()
@@ -415,6 +427,14 @@ class OutputPort(Port):
     def _cancel_pending(self) -> None:
         """Drop every message scheduled by send_at that has not gone out yet."""
         raise NotImplementedError
+
+    def _retime(self, pivot: float, ratio: float) -> None:
+        raise NotImplementedError
+
+
+def retimed(when: float, pivot: float, ratio: float) -> float:
+    """``when`` moved by a tempo change at ``pivot`` (see OutputPort.retime)."""
+    return when if when <= pivot else pivot + (when - pivot) * ratio
 
 
 class MemoryInputPort(InputPort):
@@ -459,6 +479,9 @@ class MemoryOutputPort(OutputPort):
 
     def _cancel_pending(self) -> None:
         self.scheduled.clear()
+
+    def _retime(self, pivot: float, ratio: float) -> None:
+        self.scheduled = [m.copy(time=retimed(m.time, pivot, ratio)) for m in self.scheduled]
 
     def _close(self) -> None:
         pass
@@ -605,6 +628,12 @@ class RtMidiOutput(_RtMidiReconnect, OutputPort):
     def _cancel_pending(self) -> None:
         with self._wakeup:
             self._due.clear()
+
+    def _retime(self, pivot: float, ratio: float) -> None:
+        with self._wakeup:
+            self._due = [(retimed(w, pivot, ratio), order, data) for w, order, data in self._due]
+            heapq.heapify(self._due)
+            self._wakeup.notify()
 
     def _reconnect(self) -> None:
         with self._wakeup:  # the scheduler thread must not send meanwhile

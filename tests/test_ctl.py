@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -13,7 +15,7 @@ import mido
 import pytest
 import zmq
 from midicheck import stuck_notes
-from test_daemon import Daemon, play_phrase, response_notes, write_config
+from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
 from liveimpro.cli import main
 from liveimpro.client import Client, Subscription
@@ -188,3 +190,46 @@ def test_a_taken_control_port_stops_the_daemon_with_one_line_and_status_2(
     assert line.startswith(f"liveimpro: error: cannot bind control.address {address}: ")
     assert "control.enabled = false" in line
     assert "listening" not in result.stdout
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_tempo_changes_in_an_answer_keep_the_clock_pulses_in_order_and_even(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config, address, _ = control_config(tmp_path, response_beats=64.0)
+    xruns_before = jack_server.log().count("XRun")
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            with Client(address, timeout=10.0) as client:
+                play_phrase()
+                time.sleep(1.0)  # into the answer
+                changes = []  # (receiver's frame time when asked, bpm)
+                for bpm, hold_s in ((20, 1.0), (300, 1.0), (150, 0.5), (20, 1.5)):
+                    changes.append((receiver.now(), bpm))
+                    client.set("tempo", bpm)
+                    time.sleep(hold_s)
+            messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    xruns = jack_server.log().count("XRun") - xruns_before
+    assert status == 0, output
+    pulses = [m.time for m in messages if m.type == "clock"]
+    tick = {bpm: jack_server.rate * 60 / (bpm * 24) for bpm in (BPM, 20, 150, 300)}
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pulses)]
+    assert min(gaps) > 0
+    # No silence much longer than a tick at the old tempo plus one at the new (150 -> 20);
+    # the margin is for a daemon starved of CPU on a loaded machine.
+    longest = max(gaps)
+    assert longest <= 2 * (tick[150] + tick[20]), (longest, pulses[gaps.index(longest)], changes)
+    if xruns:  # a missed cycle delays events: evenness holds for cycles run on time
+        return
+    settle = 0.05 * jack_server.rate  # the change is applied within a loop turn and a cycle
+    ends = [sent for sent, _ in changes[1:]] + [math.inf]
+    for (sent, bpm), end in zip(changes, ends, strict=True):
+        settled = [when for when in pulses if sent + settle <= when < end]
+        assert len(settled) > 4, (bpm, settled)
+        for earlier, later in itertools.pairwise(settled):
+            assert abs(later - earlier - tick[bpm]) <= 1, (bpm, earlier, later)
