@@ -34,7 +34,15 @@ from liveimpro.settings import Settings, check_value
 from liveimpro.takes import Take
 from liveimpro.vocabulary import TICKS_PER_BEAT
 
-LOAD_TIMEOUT_S = 60.0  # the longest load_model waits for a model to load before replying
+Reply = dict[str, Any]
+
+
+def user_reply(cmd: str, produce: Callable[[], dict[str, Any]]) -> Reply:
+    """``{"ok": True, ...}`` with what ``produce`` returns, or the user error it raised."""
+    try:
+        return {"ok": True, **produce()}
+    except UserError as error:
+        return error_reply(f"{cmd}: {error}")
 
 
 class ModelLoader:
@@ -99,12 +107,16 @@ class Controls:
 
     # Any thread --------------------------------------------------------------------------
 
-    def answer(self, request: Request, source: str = "control") -> dict[str, Any]:
-        """The reply to a parsed request; changes are queued for the main loop."""
-        try:
-            return {"ok": True, **self._handlers[request.cmd](source=source, **request.params)}
-        except (UserError, TimeoutError) as error:
-            return error_reply(f"{request.cmd}: {error}")
+    def answer(self, request: Request, source: str = "control") -> Reply | Future[Reply]:
+        """The reply to a parsed request; changes are queued for the main loop.
+
+        load_model's reply is a Future, settled once the model is loaded: whoever serves
+        the requests answers others (a panic) meanwhile.
+        """
+        call = partial(self._handlers[request.cmd], source=source, **request.params)
+        if request.cmd == "load_model":
+            return call()
+        return user_reply(request.cmd, call)
 
     def request_model(self, name: str) -> Future[tuple[str, Continuation]]:
         """Load ``name`` off the main loop; it is swapped in at the next phrase."""
@@ -174,9 +186,20 @@ class Controls:
         self.models = available_models(self.settings.model.models_path())
         return {"models": self.models, "current": self.model_name}
 
-    def _load_model(self, source: str, name: str) -> dict[str, Any]:
-        loaded, _ = self.request_model(name).result(timeout=LOAD_TIMEOUT_S)
-        return {"model": loaded, "takes_effect": "at the next phrase"}
+    def _load_model(self, source: str, name: str) -> Future[Reply]:
+        reply: Future[Reply] = Future()
+
+        def settle(loading: Future[tuple[str, Continuation]]) -> None:
+            def loaded() -> dict[str, Any]:
+                return {"model": loading.result()[0], "takes_effect": "at the next phrase"}
+
+            try:
+                reply.set_result(user_reply("load_model", loaded))
+            except BaseException as error:  # a bug: the control server reports it
+                reply.set_exception(error)
+
+        self.request_model(name).add_done_callback(settle)
+        return reply
 
     # Main loop ---------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from midicheck import stuck_notes
 from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
 from liveimpro.cli import main
-from liveimpro.client import Client, Subscription
+from liveimpro.client import Client, ControlError, Subscription
 from liveimpro.ctl import parse_value, request_params
 from liveimpro.jackpeers import MidiDump
 from liveimpro.jackserver import JackServer
@@ -233,3 +235,33 @@ def test_tempo_changes_in_an_answer_keep_the_clock_pulses_in_order_and_even(
         assert len(settled) > 4, (bpm, settled)
         for earlier, later in itertools.pairwise(settled):
             assert abs(later - earlier - tick[bpm]) <= 1, (bpm, earlier, later)
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_huge_weights_file_is_refused_at_once_and_never_read_into_the_daemon(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    huge = shutil.copytree(random_model_dir, tmp_path / "huge")
+    with (huge / "weights.npz").open("r+b") as weights:
+        weights.truncate(1 << 30)  # 1 GiB, sparse
+    config, address, _ = control_config(tmp_path, response_beats=4.0)
+    dump = MidiDump(jack_server)
+    try:
+        daemon = Daemon(config, random_model_dir, dump.port_name)
+        try:
+            with Client(address, timeout=10.0) as client:
+                started = time.monotonic()
+                with pytest.raises(ControlError, match=r"bytes, but model\.json implies"):
+                    client.load_model(str(huge))
+                refused_s = time.monotonic() - started
+            status_file = Path(f"/proc/{daemon.process.pid}/status").read_text()
+            peak_mb = int(re.search(r"VmHWM:\s+(\d+) kB", status_file)[1]) / 1024
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    finally:
+        dump.stop()
+    assert status == 0, output
+    assert refused_s < 1.5  # it was 3.5 s, reading and hashing the whole file
+    assert peak_mb < 512  # the file never came into memory
