@@ -185,10 +185,12 @@ def test_the_answer_arrives_on_the_tick_grid_and_every_note_ends(
     assert next(m.type for m in messages if m.type in ("start", "clock")) == "start"
     # The grid: the clock pulses' phase (frame-exact); every answer note sits on it
     # within one JACK period. The shutdown panic's note-offs (just before its CC123s) go
-    # out whenever SIGTERM comes, so they are left out.
+    # out whenever SIGTERM comes, so they are left out (the CC123s sent on connecting come
+    # before the answer).
     pulses = [m.time for m in messages if m.type == "clock"]
     phase = Counter(frame % TICK_FRAMES for frame in pulses).most_common(1)[0][0]
-    shutdown = next(i for i, m in enumerate(messages) if m.type == "control_change")
+    answer = messages.index(note_ons[0])
+    shutdown = next(i for i, m in enumerate(messages) if i > answer and m.type == "control_change")
     while messages[shutdown - 1].type == "note_off":
         shutdown -= 1
     for note in response_notes(messages[:shutdown]):
