@@ -30,12 +30,12 @@ import rtmidi
 from mido.messages.specs import SPEC_BY_STATUS, SYSEX_END, SYSEX_START
 
 from liveimpro.errors import UserError
+from liveimpro.phrase import SUSTAIN_CC
 
 DEFAULT_INPUT_NAME = "liveimpro in"
 DEFAULT_OUTPUT_NAME = "liveimpro out"
 DEFAULT_CLIENT_NAME = "liveimpro"
 ALL_NOTES_OFF = 123  # controller number
-SUSTAIN = 64  # controller number of the sustain (hold) pedal
 MIDI_CHANNELS = 16
 MAX_SYSEX_BYTES = 65536  # a runaway sysex is dropped rather than buffered forever
 
@@ -201,7 +201,7 @@ def reset_messages(channels: Iterable[int]) -> list[bytes]:
     return [
         bytes([0xB0 | channel, control, 0])
         for channel in sorted(channels)
-        for control in (ALL_NOTES_OFF, SUSTAIN)
+        for control in (ALL_NOTES_OFF, SUSTAIN_CC)
     ]
 
 
@@ -575,7 +575,8 @@ class RtMidiInput(_RtMidiReconnect, InputPort):
         self._deliver(bytes(event[0]), time.monotonic())
 
     def _reconnect(self) -> None:
-        self._connection_lost(self.now())  # the peer went away: whatever it held is let go
+        # The peer went away (this runs once a second until it is back): what it held is let go.
+        self._connection_lost(self.now())
         super()._reconnect()
 
     def _close(self) -> None:
