@@ -1,6 +1,7 @@
 """Benchmarks that print figures (never timed tests: these machines are shared and noisy).
 
-``bench_engine`` measures, side by side with the same weights, one token step of:
+``bench_engine`` measures, side by side with the same weights, one token step of
+(the Keras ones only where the train extra is installed):
   - the NumPy engine (what the daemon runs),
   - a stateful Keras model called on one token,
   - seed-style inference: ``model.predict`` on the last 64 events for every new event.
@@ -15,7 +16,7 @@ import time
 import numpy as np
 
 from liveimpro.engine import Engine, pin_blas_threads
-from liveimpro.model import ModelSpec
+from liveimpro.model import ModelSpec, weight_shapes
 from liveimpro.vocabulary import Vocabulary
 
 SEED_WINDOW = 64
@@ -42,29 +43,55 @@ def _timed(call, inputs) -> list[float]:
     return timings
 
 
-def _bench_one(spec: ModelSpec, weights: dict | None, steps: int, keras_steps: int) -> dict:
+KERAS_MISSING = (
+    "Keras is not installed; the comparison with a Keras step and seed-style predict "
+    "needs the train extra: pip install -e '.[train]'"
+)
+
+
+def random_weights(spec: ModelSpec, seed: int = 0) -> dict[str, np.ndarray]:
+    """Small random weights of every shape ``spec`` has, for timing alone."""
+    rng = np.random.default_rng(seed)
+    return {
+        name: rng.normal(0, 0.1, shape).astype(np.float32)
+        for name, shape in weight_shapes(spec).items()
+    }
+
+
+def _import_keras():
+    """Keras, or None where the train extra is not installed."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras
 
-    from liveimpro.model import build_keras_model, export_weights, import_weights
 
+def _bench_one(spec: ModelSpec, weights: dict, steps: int, keras_steps: int) -> dict:
     vocabulary = Vocabulary()
     rng = np.random.default_rng(0)
     tokens = rng.integers(3, vocabulary.size, max(steps, keras_steps) + SEED_WINDOW)
     sub_beat, beat = vocabulary.metrical_features(tokens, 4 * 24)
-    model = build_keras_model(spec)
-    if weights is None:
-        weights = export_weights(model)
-    else:
-        import_weights(model, weights)
-
     engine = Engine(spec, weights)
     for i in range(min(200, steps)):  # warm-up
         engine.step(int(tokens[i]), int(sub_beat[i]), int(beat[i]))
     numpy_times = _timed(
         lambda i: engine.step(int(tokens[i]), int(sub_beat[i]), int(beat[i])), range(steps)
     )
+    numpy_summary = latency_summary(numpy_times)
+    result = {
+        "model": f"{spec.layers}x{spec.units}",
+        "parameters": spec.parameter_count,
+        "numpy_engine": numpy_summary,
+    }
+    keras = _import_keras()
+    if keras is None:
+        return {**result, "keras": KERAS_MISSING}
+    from liveimpro.model import build_keras_model, import_weights
 
+    model = build_keras_model(spec)
+    import_weights(model, weights)
     stateful = build_keras_model(spec, stateful=True, batch_size=1)
     import_weights(stateful, weights)
     one = [np.zeros((1, 1), np.int32) for _ in range(3)]
@@ -83,13 +110,10 @@ def _bench_one(spec: ModelSpec, weights: dict | None, steps: int, keras_steps: i
 
     seed_step(0)
     seed_times = _timed(seed_step, range(max(10, keras_steps // 10)))
-    numpy_summary = latency_summary(numpy_times)
     keras_summary = latency_summary(keras_times)
     seed_summary = latency_summary(seed_times)
     return {
-        "model": f"{spec.layers}x{spec.units}",
-        "parameters": spec.parameter_count,
-        "numpy_engine": numpy_summary,
+        **result,
         "keras_stateful_step": keras_summary,
         "seed_style_predict": seed_summary,
         "speedup_p50_vs_keras_step": round(keras_summary["p50_ms"] / numpy_summary["p50_ms"], 1),
@@ -106,10 +130,8 @@ def bench_engine(
 
     pin_blas_threads()
     vocabulary = Vocabulary()
-    results = [
-        _bench_one(ModelSpec(vocabulary.size, layers=layers, units=units), None, steps, KERAS_STEPS)
-        for layers, units in sizes
-    ]
+    specs = [ModelSpec(vocabulary.size, layers=layers, units=units) for layers, units in sizes]
+    results = [_bench_one(spec, random_weights(spec), steps, KERAS_STEPS) for spec in specs]
     for name in available_models() if models is None else models:
         loaded = load_model(resolve_model(name))
         result = _bench_one(loaded.spec, loaded.weights, steps, KERAS_STEPS)

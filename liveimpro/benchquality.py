@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from liveimpro.continuation import Continuation, build_continuation
+from liveimpro.errors import UserError
 from liveimpro.inputstyle import InputStyle
 from liveimpro.modelfile import LoadedModel
 from liveimpro.musicstats import window_stats
@@ -54,7 +55,7 @@ GOALS = {  # name: (bound, "max" or "min")
 }
 
 
-class QualityDataError(Exception):
+class QualityDataError(UserError):
     """The test split is missing or unreadable."""
 
 

@@ -11,14 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from liveimpro import ctl
+from liveimpro.errors import UsageError, UserError
 from liveimpro.settings import MIDI_APIS, Settings, load_settings
 
 PANEL_HOST, PANEL_PORT = "127.0.0.1", 8766
 OSC_PORT, OSC_REPLY_PORT = 9000, 9001
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -75,8 +72,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from liveimpro.bench import bench_engine
 
-    sizes = [tuple(int(part) for part in size.split("x")) for size in args.sizes]
-    print(json.dumps(bench_engine(sizes, steps=args.steps, models=args.model), indent=2))
+    print(json.dumps(bench_engine(args.sizes, steps=args.steps, models=args.model), indent=2))
     return 0
 
 
@@ -92,6 +88,8 @@ def cmd_bench_daemon(args: argparse.Namespace) -> int:
         result = benchdaemon.bench_jitter(beats=args.beats, bpm=args.bpm, **options)
     elif args.what == "startup":
         result = benchdaemon.bench_startup(runs=args.runs, **options)
+    elif args.what == "soak":
+        result = benchdaemon.bench_soak(minutes=args.minutes, every_s=args.every, **options)
     else:
         result = benchdaemon.bench_idle(seconds=args.seconds, **options)
     print(json.dumps(result, indent=2))
@@ -123,6 +121,8 @@ def cmd_bench_quality(args: argparse.Namespace) -> int:
     from liveimpro.engine import pin_blas_threads
     from liveimpro.modelfile import load_model, resolve_model
 
+    if args.pieces < 1:
+        raise UsageError(f"--pieces must be at least 1, got {args.pieces}")
     pin_blas_threads()
     settings = _settings(args)
     model_settings = _with(settings.model, name=args.model)
@@ -204,7 +204,6 @@ def cmd_osc(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from liveimpro.demo_session import DEMO_PHRASE, run_demo
-    from liveimpro.midisystem import MidiSystemError
     from liveimpro.modelfile import resolve_model
 
     settings = _settings(args)
@@ -217,8 +216,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             args.output,
             period=args.period,
         )
-    except MidiSystemError as error:
-        raise UsageError(str(error)) from error
     except KeyboardInterrupt:  # the daemon, our ports and any private server are stopped by now
         print("liveimpro demo: interrupted; everything it started is stopped", file=sys.stderr)
         return 130
@@ -228,6 +225,14 @@ def cmd_ports(args: argparse.Namespace) -> int:
     from liveimpro.daemon import print_ports
 
     return print_ports(args.api)
+
+
+def model_size(text: str) -> tuple[int, int]:
+    """LAYERSxUNITS, such as 2x512, as (layers, units)."""
+    layers, _, units = text.partition("x")
+    if not (layers.isdigit() and units.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected LAYERSxUNITS such as 2x512, got {text!r}")
+    return int(layers), int(units)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="print benchmark figures as JSON")
     bench_kinds = bench.add_subparsers(dest="what", required=True)
     engine = bench_kinds.add_parser("engine", help="per-step latency: NumPy vs Keras")
-    engine.add_argument("--sizes", nargs="*", default=["2x512"], help="LAYERSxUNITS, e.g. 2x512")
+    engine.add_argument(
+        "--sizes", nargs="*", type=model_size, default=[(2, 512)], help="LAYERSxUNITS, e.g. 2x512"
+    )
     engine.add_argument(
         "--model",
         nargs="*",
@@ -263,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "jitter": "answer timing against the ideal tick grid at the receiver",
         "startup": "daemon start to ready, memory, no TensorFlow",
         "idle": "the daemon's CPU while it waits",
+        "soak": "call and response for minutes: answers, stuck notes, memory, timing",
     }
     daemon_benches = {}
     for what, help_text in daemon_kinds.items():
@@ -288,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     daemon_benches["startup"].add_argument("--runs", type=int, default=5, help="daemon starts")
     daemon_benches["idle"].add_argument(
         "--seconds", type=float, default=10.0, help="idle wall time measured"
+    )
+    daemon_benches["soak"].add_argument(
+        "--minutes", type=float, default=60.0, help="how long to play (default: 60)"
+    )
+    daemon_benches["soak"].add_argument(
+        "--every", type=float, default=3.0, help="seconds from one phrase to the next"
     )
 
     control = bench_kinds.add_parser(
@@ -386,21 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from liveimpro.benchquality import QualityDataError
-    from liveimpro.midifile import MidiFileError
-    from liveimpro.modelfile import ModelFileError
-
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (
-        UsageError,
-        MidiFileError,
-        ModelFileError,
-        QualityDataError,
-        TypeError,
-        ValueError,
-    ) as error:
+    except UserError as error:  # anything else is a bug: its traceback shows
         print(f"liveimpro: error: {error}", file=sys.stderr)
         return 2
 

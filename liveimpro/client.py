@@ -20,8 +20,9 @@ from typing import Any, Self
 
 import zmq
 
+from liveimpro.errors import SettingValueError, UserError
 from liveimpro.events import decode_event
-from liveimpro.keys import read_key_pair
+from liveimpro.keys import KeyFileError, read_key_pair
 from liveimpro.protocol import Request, encode_request, parse_reply
 from liveimpro.settings import ControlSettings
 
@@ -30,7 +31,7 @@ DEFAULTS = ControlSettings()
 DEFAULT_TIMEOUT_S = 2.0
 
 
-class ControlError(RuntimeError):
+class ControlError(UserError, RuntimeError):
     """The daemon refused a request; the message is its reason."""
 
 
@@ -44,7 +45,7 @@ class CurveKeys:
     def __init__(self, client_secret_key: str | Path, server_public_key: str | Path) -> None:
         self.public, self.secret = read_key_pair(client_secret_key)
         if self.secret is None:
-            raise ValueError(f"{client_secret_key} holds no secret key (use NAME.key_secret)")
+            raise KeyFileError(f"{client_secret_key} holds no secret key (use NAME.key_secret)")
         self.server, _ = read_key_pair(server_public_key)
 
     @classmethod
@@ -72,7 +73,7 @@ class Client:
         keys: CurveKeys | None = None,
     ) -> None:
         if not timeout > 0:
-            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+            raise SettingValueError(f"timeout must be > 0 seconds, got {timeout}")
         self.address = address
         self.events_address = events
         self.timeout = timeout

@@ -24,16 +24,25 @@ import mido
 
 from liveimpro.ccmap import CcMap
 from liveimpro.continuation import Continuation, build_continuation
+from liveimpro.errors import Refused, UserError
 from liveimpro.events import EventSink
 from liveimpro.improviser import Improviser
-from liveimpro.modelfile import ModelFileError, available_models, load_model, resolve_model
+from liveimpro.modelfile import available_models, load_model, resolve_model
 from liveimpro.protocol import COMMANDS, PARAMETERS, Request, error_reply
 from liveimpro.reporter import Reporter
 from liveimpro.settings import Settings, check_value
 from liveimpro.takes import Take
 from liveimpro.vocabulary import TICKS_PER_BEAT
 
-LOAD_TIMEOUT_S = 60.0  # the longest load_model waits for a model to load before replying
+Reply = dict[str, Any]
+
+
+def user_reply(cmd: str, produce: Callable[[], dict[str, Any]]) -> Reply:
+    """``{"ok": True, ...}`` with what ``produce`` returns, or the user error it raised."""
+    try:
+        return {"ok": True, **produce()}
+    except UserError as error:
+        return error_reply(f"{cmd}: {error}")
 
 
 class ModelLoader:
@@ -98,12 +107,16 @@ class Controls:
 
     # Any thread --------------------------------------------------------------------------
 
-    def answer(self, request: Request, source: str = "control") -> dict[str, Any]:
-        """The reply to a parsed request; changes are queued for the main loop."""
-        try:
-            return {"ok": True, **self._handlers[request.cmd](source=source, **request.params)}
-        except (TypeError, ValueError, ModelFileError, TimeoutError) as error:
-            return error_reply(f"{request.cmd}: {error}")
+    def answer(self, request: Request, source: str = "control") -> Reply | Future[Reply]:
+        """The reply to a parsed request; changes are queued for the main loop.
+
+        load_model's reply is a Future, settled once the model is loaded: whoever serves
+        the requests answers others (a panic) meanwhile.
+        """
+        call = partial(self._handlers[request.cmd], source=source, **request.params)
+        if request.cmd == "load_model":
+            return call()
+        return user_reply(request.cmd, call)
 
     def request_model(self, name: str) -> Future[tuple[str, Continuation]]:
         """Load ``name`` off the main loop; it is swapped in at the next phrase."""
@@ -143,7 +156,7 @@ class Controls:
     def _set(self, source: str, name: str, value: Any) -> dict[str, Any]:
         section_cls, key = PARAMETERS[name]
         if name == "tempo" and self.settings.clock.source == "external":
-            raise ValueError(
+            raise Refused(
                 "the tempo follows the external MIDI clock (clock.source = 'external'); "
                 "change it at the source"
             )
@@ -165,7 +178,7 @@ class Controls:
     ) -> dict[str, Any]:
         refusal = self.improviser.replay_refusal(name, self.reporter.last_take)
         if refusal is not None:
-            raise ValueError(refusal)
+            raise Refused(refusal)
         replay = partial(self._act, name, lambda now: action(now, self.reporter.last_take), source)
         self._actions.put(replay)
         return {}
@@ -174,9 +187,20 @@ class Controls:
         self.models = available_models(self.settings.model.models_path())
         return {"models": self.models, "current": self.model_name}
 
-    def _load_model(self, source: str, name: str) -> dict[str, Any]:
-        loaded, _ = self.request_model(name).result(timeout=LOAD_TIMEOUT_S)
-        return {"model": loaded, "takes_effect": "at the next phrase"}
+    def _load_model(self, source: str, name: str) -> Future[Reply]:
+        reply: Future[Reply] = Future()
+
+        def settle(loading: Future[tuple[str, Continuation]]) -> None:
+            def loaded() -> dict[str, Any]:
+                return {"model": loading.result()[0], "takes_effect": "at the next phrase"}
+
+            try:
+                reply.set_result(user_reply("load_model", loaded))
+            except BaseException as error:  # a bug: the control server reports it
+                reply.set_exception(error)
+
+        self.request_model(name).add_done_callback(settle)
+        return reply
 
     # Main loop ---------------------------------------------------------------------------
 
@@ -188,13 +212,16 @@ class Controls:
             self.improviser.handle(message)
         self.reporter.observe(message.time)
 
+    def input_lost(self, when: float) -> None:
+        self.improviser.input_lost(when)
+
     def update(self, now: float) -> None:
         """Apply what was asked since the last turn, then let the improviser advance."""
         while not self._actions.empty():
             action = self._actions.get_nowait()
             try:
                 action(now)
-            except ValueError as error:  # the state changed between reply and turn
+            except Refused as error:  # the state changed between reply and turn
                 self.events.emit("warning", message=str(error))
         if self._next_model is not None and self.improviser.replace_continuation(
             self._next_model[1]

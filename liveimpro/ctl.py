@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from liveimpro.errors import UsageError
 from liveimpro.protocol import COMMANDS, ProtocolError, positional_params
 
 WATCH = "watch"
@@ -59,25 +59,22 @@ def request_params(cmd: str, args: list[str]) -> dict[str, Any]:
     try:
         return positional_params(cmd, [parse_value(arg) for arg in args])
     except ProtocolError as error:
-        raise ValueError(f"ctl {error}") from None
+        raise UsageError(f"ctl {error}") from None
 
 
 def cmd_ctl(args: argparse.Namespace) -> int:
     from liveimpro.cli import _settings
-    from liveimpro.client import Client, ControlError, CurveKeys
+    from liveimpro.client import Client, CurveKeys
 
     settings = _settings(args).control
     address = args.address or settings.address
     events = args.events or settings.events
     keys = CurveKeys.from_settings(settings)
-    try:
-        with Client(address, events=events, timeout=args.timeout, keys=keys) as daemon:
-            if args.cmd == WATCH:
-                return watch(daemon, args.args, args.count)
-            reply = daemon.request(args.cmd, **request_params(args.cmd, args.args))
-    except ControlError as error:
-        print(f"liveimpro: error: {error}", file=sys.stderr)
-        return 2
+    # A refused request or no reply (ControlError) is a user error: one line, exit 2.
+    with Client(address, events=events, timeout=args.timeout, keys=keys) as daemon:
+        if args.cmd == WATCH:
+            return watch(daemon, args.args, args.count)
+        reply = daemon.request(args.cmd, **request_params(args.cmd, args.args))
     reply.pop("ok")
     print(json.dumps(reply, indent=2) if reply else "ok")
     return 0

@@ -1,7 +1,8 @@
 """The daemon's main loop: one thread polls the input and ticks the improviser.
 
-Whatever ends the loop (SIGINT, SIGTERM, an exception), the scheduler is stopped and the
-output closed, which sends note-offs for every sounding note and CC123 before exit.
+Whatever ends the loop (SIGTERM, SIGHUP or any other terminating signal, an exception),
+the scheduler is stopped and the output closed, which sends note-offs for every sounding
+note and CC123 before exit.
 Never imports TensorFlow or Keras.
 """
 
@@ -21,6 +22,7 @@ from liveimpro.control import Controls
 from liveimpro.controlserver import ControlPlane
 from liveimpro.engine import pin_blas_threads
 from liveimpro.improviser import Improviser
+from liveimpro.midisystem import check_midi_system
 from liveimpro.modelfile import load_model, resolve_model
 from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
 from liveimpro.scheduler import ResponseScheduler
@@ -64,7 +66,8 @@ def serve(
 
     Once a second both ports reconnect to their peers if those went away. With
     ``controls``, messages and turns go through them (they pass them on to the improviser).
-    A turn handles at most MESSAGES_PER_TURN messages, so a flood delays neither.
+    A turn handles at most MESSAGES_PER_TURN messages, so a flood delays neither. When the
+    input has lost a connection, what it received before is handled first, then the loss.
     """
     player = controls or improviser
     next_check = time.monotonic()
@@ -74,20 +77,50 @@ def serve(
             for port in (midi_in, improviser.output):
                 if (line := port.keep_connected()) is not None:
                     print(f"liveimpro: {line}", flush=True)
-        message = midi_in.receive(timeout=POLL_TIMEOUT_S)
+        lost = midi_in.take_lost()
+        message = midi_in.receive(timeout=0 if lost is not None else POLL_TIMEOUT_S)
         handled = 0
         while message is not None:
             player.handle(message)
             handled += 1
             # A flood must not starve the clock or the stop flag: the rest waits a turn.
-            message = midi_in.poll() if handled < MESSAGES_PER_TURN else None
+            more = lost is not None or handled < MESSAGES_PER_TURN
+            message = midi_in.poll() if more else None
+        if lost is not None:
+            player.input_lost(lost)
         player.update(improviser.output.now())
 
 
-class StopSignals:
-    """Turns SIGINT and SIGTERM into a flag for the loop; restores the old handlers on exit."""
+# Every signal whose default action ends the process and that comes from outside: a closed
+# terminal (SIGHUP), Ctrl-\ (SIGQUIT), a service manager or a resource limit. Each must end
+# like SIGTERM, with every note off. SIGPIPE and SIGXFSZ are left to Python, which ignores
+# them; fault signals (SIGSEGV, ...) cannot be handled in Python.
+TERMINATING_SIGNAL_NAMES = (
+    "SIGINT",
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSTKFLT",
+)
+TERMINATING_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in TERMINATING_SIGNAL_NAMES
+    if hasattr(signal, name)  # the set differs between platforms
+)
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+class StopSignals:
+    """Turns each terminating signal into a flag for the loop; restores the old handlers on exit."""
+
+    SIGNALS = TERMINATING_SIGNALS
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -125,6 +158,7 @@ def run_daemon(settings: Settings) -> int:
 
 
 def _improvise(settings: Settings, stop: StopSignals) -> int:
+    check_midi_system(settings.daemon.api)  # before the model loads: fail at once
     pin_blas_threads()
     model = load_model(resolve_model(settings.model.name, settings.model.models_path()))
     ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
@@ -145,6 +179,7 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
             response.lookahead_beats,
             send_clock=settings.clock.send_clock,
         )
+        midi_out.reset_receivers([channel])  # a crashed run may have left notes sounding
         if response.program >= 0:
             midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
         improviser = Improviser(settings, continuation, clock, scheduler, midi_out)
@@ -175,6 +210,7 @@ def print_ports(api: str) -> int:
     """Print the MIDI ports an input can listen to and an output can play to."""
     from liveimpro.ports import list_ports
 
+    check_midi_system(api)
     ports = list_ports(api)
     for heading, key in (("inputs (listen to)", "inputs"), ("outputs (play to)", "outputs")):
         print(f"{heading}:")

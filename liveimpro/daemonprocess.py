@@ -48,6 +48,7 @@ class DaemonProcess:
         self._folder = tempfile.TemporaryDirectory(prefix="liveimpro-daemon-")
         folder = Path(self._folder.name)
         self.settings = with_private_control(settings, folder)  # what it runs with
+        self.control = self.settings.control  # where its control plane listens
         self.config = folder / "config.toml"  # for clients of its control plane, too
         self.config.write_text(settings_toml(self.settings))
         command = [sys.executable, *python_options, "-m", "liveimpro", "--config", str(self.config)]

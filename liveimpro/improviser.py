@@ -17,7 +17,8 @@ import mido
 
 from liveimpro.clock import CLOCK_MESSAGES, Clock, TempoClock
 from liveimpro.continuation import Continuation, ContinuationState
-from liveimpro.phrase import Phrase, PhraseCapture
+from liveimpro.errors import Refused
+from liveimpro.phrase import PEDAL_DOWN, SUSTAIN_CC, Phrase, PhraseCapture
 from liveimpro.ports import OutputPort
 from liveimpro.priming import PhrasePrimer, PrimerState
 from liveimpro.scheduler import ResponseScheduler
@@ -27,6 +28,38 @@ from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
 
 RESPONSE_LEAD_S = 0.03  # the earliest a response may start: time to generate and queue it
 THRU_TYPES = ("note_on", "note_off", "control_change", "pitchwheel", "aftertouch", "polytouch")
+
+
+class EchoedNotes:
+    """The notes and sustain pedals thru has sounding at the output, to end them if need be."""
+
+    def __init__(self) -> None:
+        self.notes: set[tuple[int, int]] = set()  # (channel, note)
+        self.pedals: set[int] = set()  # channels whose sustain pedal is down
+
+    def sent(self, message: mido.Message) -> None:
+        if message.type == "note_on" and message.velocity > 0:
+            self.notes.add((message.channel, message.note))
+        elif message.type in ("note_on", "note_off"):
+            self.notes.discard((message.channel, message.note))
+        elif message.type == "control_change" and message.control == SUSTAIN_CC:
+            if message.value >= PEDAL_DOWN:
+                self.pedals.add(message.channel)
+            else:
+                self.pedals.discard(message.channel)
+
+    def release(self) -> list[mido.Message]:
+        """Note-offs for the notes, pedal releases for the pedals; then nothing is held."""
+        messages = [
+            mido.Message("note_off", channel=channel, note=note)
+            for channel, note in sorted(self.notes)
+        ] + [
+            mido.Message("control_change", channel=channel, control=SUSTAIN_CC, value=0)
+            for channel in sorted(self.pedals)
+        ]
+        self.notes.clear()
+        self.pedals.clear()
+        return messages
 
 
 def velocity_follower(mean_velocity: float, follow: float) -> Callable[[int], int]:
@@ -62,6 +95,7 @@ class Improviser:
         # The continuation and primer as they were before a response started early (see
         # update); None when no early start awaits confirmation.
         self._early_start: tuple[ContinuationState, PrimerState] | None = None
+        self.echoed = EchoedNotes()  # what thru has sounding at the output
         self.muted = False  # phrases are listened to but not answered
         self.take: Take | None = None  # the latest response started (an early one may be withdrawn)
 
@@ -88,8 +122,21 @@ class Improviser:
             self._unprimed_start = self.capture.start_tick
         if self.settings.daemon.thru and message.type in THRU_TYPES:
             self.output.send(message)
+            self.echoed.sent(message)
         self._unprimed += events
         self._prime()
+
+    def input_lost(self, when: float) -> None:
+        """The performer's connection was lost at port time ``when``, mid-phrase perhaps.
+
+        Its note-offs and pedal release will never come: the held notes end there (so the
+        phrase ends on silence and is answered), and the notes thru echoed are ended.
+        """
+        tick = max(0, round(self.clock.tick_at(when)))
+        self._unprimed += self.capture.release(tick)
+        self._prime()
+        for message in self.echoed.release():
+            self.output.send(message)
 
     def update(self, now: float) -> None:
         """Advance to port time ``now``: stream the response, end phrases, start answers."""
@@ -193,12 +240,13 @@ class Improviser:
         """Play by ``settings`` from port time ``now`` on.
 
         Sampling parameters apply from the tick the scheduler has reached, at most
-        response.lookahead_beats ahead; the tempo from ``now`` (notes already queued keep
-        their times); the channel to notes not yet scheduled; the rest where it is read.
+        response.lookahead_beats ahead; the tempo from ``now`` (notes and clock pulses
+        already queued move with it); the channel to notes not yet scheduled; the rest
+        where it is read.
         """
         old = self.settings
         if settings.clock.bpm != old.clock.bpm and not isinstance(self.clock, TempoClock):
-            raise ValueError("the tempo follows the external MIDI clock (clock.source)")
+            raise Refused("the tempo follows the external MIDI clock (clock.source)")
         self.settings = settings
         if settings.sampling != old.sampling:
             self.continuation.set_sampling(settings.sampling)  # a rest drawn too far is redrawn
@@ -206,6 +254,7 @@ class Improviser:
             self.capture.retune(settings.phrase)
         if settings.clock.bpm != old.clock.bpm:
             self.clock.set_tempo(settings.clock.bpm, now)
+            self.scheduler.retime(now, old.clock.bpm / settings.clock.bpm)
         if settings.response.channel != old.response.channel:
             channel = settings.response.channel - 1
             self.scheduler.set_channel(channel)
@@ -276,7 +325,7 @@ class Improviser:
 
     def _stop_for_replay(self, kind: str, now: float, take: Take | None) -> None:
         if (refusal := self.replay_refusal(kind, take)) is not None:
-            raise ValueError(f"{kind}: {refusal}")
+            raise Refused(f"{kind}: {refusal}")
         if self.scheduler.playing:  # the take playing is self.take: it stops here
             self.scheduler.stop()
             self.take.cut(self.clock.current_tick(now))

@@ -23,6 +23,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jack
 import mido
@@ -34,14 +35,24 @@ from liveimpro.ports import (
     InputPort,
     OutputPort,
     resolve_port_name,
+    retimed,
 )
 
 FLUSH_TIMEOUT_S = 1.0  # how long close() waits for the panic messages to go out
 IMMEDIATE = None  # the epoch of messages sent now: panic() never cancels them
 
 # (frame time, order, epoch of send_at or IMMEDIATE, bytes); order keeps equal times in
-# send order and is unique, so tuples never compare further.
-Event = tuple[int, int, int | None, bytes]
+# send order and is unique, so tuples never compare further. Times stay unrounded until
+# written, so a retime scales the exact times.
+Event = tuple[float, int, int | None, bytes]
+
+
+class Retime(NamedTuple):
+    """Handed over in line with the events: those queued before it move (OutputPort.retime)."""
+
+    pivot: float
+    ratio: float
+
 
 FRAME_COUNTER_WRAP = 2**32
 HALF_WRAP = FRAME_COUNTER_WRAP // 2
@@ -79,6 +90,7 @@ class _JackEndpoint:
         self.port = ports.register(port_name)
         self._is_output = is_output
         self._frames = FrameCounter(self.client.frame_time)
+        self._connections = 0  # as the process callback last saw
 
     def now(self) -> int:
         """The current frame, extended."""
@@ -114,6 +126,15 @@ class _JackEndpoint:
 
     def connected(self) -> bool:
         return bool(self.port.connections)
+
+    def connections_changed(self) -> int:
+        """Connections gained (> 0) or lost (< 0) since the last call; from the process callback.
+
+        jack_port_connected only reads a count, so it is safe in the realtime thread.
+        """
+        count = self.port.number_of_connections
+        change, self._connections = count - self._connections, count
+        return change
 
     def close(self) -> None:
         self.client.deactivate()
@@ -157,6 +178,8 @@ class JackInput(_JackReconnect, InputPort):
 
     def _process(self, frames: int) -> None:
         cycle_start = self._endpoint.cycle_start()
+        if self._endpoint.connections_changed() < 0:
+            self._connection_lost(cycle_start)
         for offset, data in self._endpoint.port.incoming_midi_events():
             self._deliver(bytes(data), cycle_start + offset)
 
@@ -176,7 +199,8 @@ class JackOutput(_JackReconnect, OutputPort):
     ) -> None:
         super().__init__(name, peer)
         self.dropped_events = 0  # events JACK refused because the cycle's buffer was full
-        self._handoff: deque[Event] = deque()  # appended here, drained by the process callback
+        # Appended here, drained by the process callback.
+        self._handoff: deque[Event | Retime] = deque()
         self._due: list[Event] = []  # heap owned by the process callback
         self._order = itertools.count()
         self._epoch = 0  # panic() moves to a new epoch; older send_at events are dropped
@@ -200,28 +224,51 @@ class JackOutput(_JackReconnect, OutputPort):
         self._handoff.append((0, next(self._order), IMMEDIATE, bytes(message.bytes())))
 
     def _send_at(self, message: mido.Message, when: float) -> None:
-        event = (round(when), next(self._order), self._epoch, bytes(message.bytes()))
+        event = (float(when), next(self._order), self._epoch, bytes(message.bytes()))
         self._handoff.append(event)
 
     def _cancel_pending(self) -> None:
         self._epoch += 1
 
+    def _retime(self, pivot: float, ratio: float) -> None:
+        self._handoff.append(Retime(pivot, ratio))
+
     def _process(self, frames: int) -> None:
         port = self._endpoint.port
         port.clear_buffer()
         while self._handoff:
-            heapq.heappush(self._due, self._handoff.popleft())
+            item = self._handoff.popleft()
+            if isinstance(item, Retime):
+                self._due = [
+                    (retimed(when, *item), order, epoch, data)
+                    for when, order, epoch, data in self._due
+                ]
+                heapq.heapify(self._due)
+            else:
+                heapq.heappush(self._due, item)
         cycle_start = self._endpoint.cycle_start()
         cycle_end = cycle_start + frames
-        while self._due and self._due[0][0] < cycle_end:
+        # A receiver lost keeps what it held; one gained (or back) hears those notes end first.
+        change = self._endpoint.connections_changed()
+        if change < 0:
+            self.wire.connection_lost()
+        elif change > 0:
+            for data in self.wire.connection_gained():
+                self._write(0, data)
+        while self._due and round(self._due[0][0]) < cycle_end:
             when, _, epoch, data = heapq.heappop(self._due)
             if epoch is not IMMEDIATE and epoch != self._epoch:
                 continue  # cancelled by panic()
-            try:
-                port.write_midi_event(max(0, when - cycle_start), data)
-            except jack.JackError:
-                self.dropped_events += 1
+            self._write(max(0, round(when) - cycle_start), data)
         self._cycles += 1
+
+    def _write(self, offset: int, data: bytes) -> None:
+        try:
+            self._endpoint.port.write_midi_event(offset, data)
+        except jack.JackError:
+            self.dropped_events += 1
+        else:
+            self.wire.written(data)
 
     def _close(self) -> None:
         # Two whole cycles guarantee the panic messages queued before were written.

@@ -11,16 +11,22 @@ from pathlib import Path
 
 import zmq.auth
 
+from liveimpro.errors import UserError
+
+
+class KeyFileError(UserError, ValueError):
+    """A key file that is missing, unreadable or would be overwritten."""
+
 
 def create_key_pair(directory: str | Path, name: str) -> tuple[Path, Path]:
     """Write NAME.key and NAME.key_secret into ``directory``; never overwrites."""
     directory = Path(directory).expanduser()
     if not name or "/" in name or name.startswith("."):
-        raise ValueError(f"key name must be a plain file name, got {name!r}")
+        raise KeyFileError(f"key name must be a plain file name, got {name!r}")
     public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
     for path in (public, secret):
         if path.exists():
-            raise ValueError(f"{path} exists; remove it or choose another name")
+            raise KeyFileError(f"{path} exists; remove it or choose another name")
     directory.mkdir(parents=True, exist_ok=True)
     written_public, written_secret = zmq.auth.create_certificates(directory, name)
     Path(written_secret).chmod(0o600)
@@ -31,8 +37,8 @@ def read_key_pair(path: str | Path) -> tuple[bytes, bytes | None]:
     """(public, secret) from a key file; secret is None in a public ``.key`` file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ValueError(f"no key file {path}")
+        raise KeyFileError(f"no key file {path}")
     try:
         return zmq.auth.load_certificate(path)
     except (ValueError, OSError) as error:
-        raise ValueError(f"{path} is no CURVE key file: {error}") from error
+        raise KeyFileError(f"{path} is no CURVE key file: {error}") from error

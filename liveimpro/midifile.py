@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pretty_midi
 
+from liveimpro.errors import UserError
 from liveimpro.vocabulary import TICKS_PER_BEAT, Note, normalize_notes
 
 
-class MidiFileError(Exception):
+class MidiFileError(UserError):
     """An input MIDI file that cannot be used, with the reason."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from liveimpro.errors import UserError
 from liveimpro.jackserver import JackServer
 from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
 
@@ -23,7 +24,7 @@ ALSA_SEQUENCER = Path("/dev/snd/seq")
 JACK_INSTALL_HINT = "apt-get install --no-install-recommends jackd2"
 
 
-class MidiSystemError(RuntimeError):
+class MidiSystemError(UserError, RuntimeError):
     """No MIDI system to play on, and none could be started."""
 
 
@@ -55,6 +56,25 @@ def jack_facts() -> tuple[int, int] | None:
         return client.samplerate, client.blocksize
     finally:
         client.close()
+
+
+def check_midi_system(api: str) -> None:
+    """MidiSystemError, naming what is missing and what to do, if ``api`` has nothing to run on.
+
+    Checked before any port is opened: libjack and alsa-lib would print complaints of their
+    own, and the port would fail with a traceback.
+    """
+    if api == "jack" and jack_facts() is None:
+        server = os.environ.get("JACK_DEFAULT_SERVER", "default")
+        raise MidiSystemError(
+            f"no JACK server is running (server name {server!r}): start one (jackd -d alsa; "
+            "jackd -d dummy where there is no sound hardware) or choose another MIDI API (--api)"
+        )
+    if api == "alsa" and sys.platform.startswith("linux") and not ALSA_SEQUENCER.exists():
+        raise MidiSystemError(
+            f"no ALSA sequencer ({ALSA_SEQUENCER} is missing): load it (modprobe snd-seq) "
+            "or run a JACK server and use --api jack"
+        )
 
 
 class MidiSystem:

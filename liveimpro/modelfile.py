@@ -3,19 +3,23 @@
 model.json holds the vocabulary spec, the architecture (ModelSpec), training
 facts, metrics and the sha256 of the weights. Weights are an npz archive read
 without pickle. Loading checks the checksum and every shape, and any problem
-raises :class:`ModelFileError` naming the file.
+raises :class:`ModelFileError` naming the file. Nothing is read before its size is
+checked (the weights' against what the architecture implies), and the weights file must
+be a plain file name inside the model directory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from liveimpro.errors import UserError
 from liveimpro.inputstyle import InputStyle
 from liveimpro.model import ModelSpec, weight_shapes
 from liveimpro.settings import REPO_MODELS_DIR
@@ -24,9 +28,17 @@ from liveimpro.vocabulary import Vocabulary, VocabularySpec
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
+MAX_METADATA_BYTES = 1 << 20  # model.json holds a few kB of facts and metrics
+# An uncompressed npz holds each array's data plus a zip entry and an npy header (some
+# hundred bytes each); this bound on that overhead leaves room to spare.
+NPZ_OVERHEAD_PER_ARRAY = 1024
+NPZ_OVERHEAD = 4096
+# A weights file off by more than this factor is no file of this model and is not read;
+# one closer is read and its checksum and shapes say what is wrong, weight by weight.
+SIZE_FACTOR = 2
 
 
-class ModelFileError(Exception):
+class ModelFileError(UserError):
     """A model file is missing, corrupt or does not match its metadata."""
 
     def __init__(self, path: Path, problem: str) -> None:
@@ -48,7 +60,37 @@ class LoadedModel:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()  # in chunks, not whole
+
+
+def weights_size_range(spec: ModelSpec) -> tuple[int, int]:
+    """The sizes in bytes a weights file of ``spec`` may have to be read at all.
+
+    Its float32 npz holds the data plus some overhead; SIZE_FACTOR either way of that.
+    """
+    shapes = weight_shapes(spec)
+    data = sum(4 * math.prod(shape) for shape in shapes.values())
+    largest = data + NPZ_OVERHEAD + NPZ_OVERHEAD_PER_ARRAY * len(shapes)
+    return data // SIZE_FACTOR, largest * SIZE_FACTOR
+
+
+def _check_size(path: Path, low: int, high: int) -> None:
+    size = path.stat().st_size
+    if not low <= size <= high:
+        raise ModelFileError(
+            path, f"{size:,} bytes, but model.json implies {low:,} to {high:,}; not read"
+        )
+
+
+def _weights_path(directory: Path, meta_path: Path, name: object) -> Path:
+    """The weights file model.json names: a plain file name inside ``directory``."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+        raise ModelFileError(meta_path, f"weights file must be a plain file name, got {name!r}")
+    path = directory / name
+    if path.resolve().parent != directory.resolve():  # a link leading out of the directory
+        raise ModelFileError(path, "leads outside the model directory; not read")
+    return path
 
 
 def save_model(
@@ -101,6 +143,7 @@ def load_model(directory: Path) -> LoadedModel:
     meta_path = directory / METADATA_FILE
     if not meta_path.is_file():
         raise ModelFileError(meta_path, "missing")
+    _check_size(meta_path, 0, MAX_METADATA_BYTES)
     try:
         metadata = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -117,7 +160,7 @@ def load_model(directory: Path) -> LoadedModel:
         vocabulary = Vocabulary(VocabularySpec.from_dict(metadata["vocabulary"]))
         input_style = InputStyle.from_dict(metadata.get("input", {}))
         weights_info = metadata["weights"]
-        weights_path = directory / str(weights_info["file"])
+        weights_name = weights_info["file"]
         expected_sha = str(weights_info["sha256"])
     except KeyError as error:
         raise ModelFileError(meta_path, f"missing key {error}") from error
@@ -127,8 +170,10 @@ def load_model(directory: Path) -> LoadedModel:
         raise ModelFileError(
             meta_path, f"model vocab_size {spec.vocab_size} != vocabulary size {vocabulary.size}"
         )
+    weights_path = _weights_path(directory, meta_path, weights_name)
     if not weights_path.is_file():
         raise ModelFileError(weights_path, "missing")
+    _check_size(weights_path, *weights_size_range(spec))
     if _sha256(weights_path) != expected_sha:
         raise ModelFileError(weights_path, "sha256 does not match model.json (corrupt or replaced)")
     try:

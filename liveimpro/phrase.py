@@ -44,7 +44,6 @@ class PhraseCapture:
             raise ValueError(f"channel must be in [0, 16] (0 = all), got {channel}")
         self.channel = channel
         self.retune(settings)
-        self._pedal_down = False
         self.last_phrase: Phrase | None = None  # the latest phrase that ended
         self._reset()
 
@@ -63,7 +62,25 @@ class PhraseCapture:
         """Forget the phrase under way (its ticks belong to a grid that is gone)."""
         self._reset()
 
+    def release(self, tick: int) -> list[NoteEvent]:
+        """The performer is gone (its port lost): note-offs at ``tick`` for every held note.
+
+        The pedal is let go too: its release will never come. The phrase then ends on silence.
+        """
+        held = sorted(self._keys_down | self._sustained)
+        self._keys_down.clear()
+        self._sustained.clear()
+        self._pedal_down = False
+        if not held:
+            return []
+        tick = max(tick, self._last_tick)
+        self._last_tick = tick
+        return [NoteEvent(tick, pitch, 0) for pitch in held]
+
     def _reset(self) -> None:
+        # The pedal state ends with the phrase (or a panic): a pedal whose release was lost
+        # must not hold every later phrase open.
+        self._pedal_down = False
         self.start_tick: int | None = None
         self._last_tick = 0
         self._keys_down: set[int] = set()
@@ -136,11 +153,13 @@ class PhraseCapture:
         if self.start_tick is None:
             return None
         sounding = self._keys_down | self._sustained
-        silent_long_enough = not sounding and tick - self._last_tick >= self._silence_ticks
+        # Keys up is silence enough: notes the pedal holds end with the phrase.
+        silent_long_enough = not self._keys_down and tick - self._last_tick >= self._silence_ticks
         too_long = tick - self.start_tick >= self._max_ticks
         if not (silent_long_enough or too_long or self._end_requested):
             return None
-        end_tick = max(self._last_tick, tick) if sounding else self._last_tick
+        held_on = sounding and not silent_long_enough
+        end_tick = max(self._last_tick, tick) if held_on else self._last_tick
         phrase = self._phrase(end_tick, sounding)
         self.last_phrase = phrase  # reported even when too short to answer
         self._reset()
@@ -149,15 +168,15 @@ class PhraseCapture:
     def silence_ending(self) -> tuple[int, Phrase] | None:
         """If nothing more is played: the tick at which silence ends the phrase, and the phrase.
 
-        None while no phrase is active, a note still sounds (so its end is not yet known) or
+        None while no phrase is active, a key is still down (so its end is not yet known) or
         the phrase is too short to answer. The capture is left as it is.
         """
-        if self.start_tick is None or self._keys_down or self._sustained:
+        if self.start_tick is None or self._keys_down:
             return None
         if len(self._velocities) < self.settings.min_notes:
             return None
         ends_at = self._last_tick + math.ceil(self._silence_ticks)
-        return ends_at, self._phrase(self._last_tick, set())
+        return ends_at, self._phrase(self._last_tick, self._sustained)
 
     def _phrase(self, end_tick: int, sounding: set[int]) -> Phrase:
         return Phrase(

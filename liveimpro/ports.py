@@ -19,7 +19,8 @@ import itertools
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from numbers import Real
 from types import TracebackType
 from typing import Self
@@ -27,6 +28,9 @@ from typing import Self
 import mido
 import rtmidi
 from mido.messages.specs import SPEC_BY_STATUS, SYSEX_END, SYSEX_START
+
+from liveimpro.errors import UserError
+from liveimpro.phrase import SUSTAIN_CC
 
 DEFAULT_INPUT_NAME = "liveimpro in"
 DEFAULT_OUTPUT_NAME = "liveimpro out"
@@ -43,7 +47,7 @@ RTMIDI_APIS = {
 }
 
 
-class PortNameError(ValueError):
+class PortNameError(UserError, ValueError):
     """A port name that names no port, or more than one; lists the ports there are."""
 
     def __init__(self, problem: str, available: Sequence[str]) -> None:
@@ -154,6 +158,53 @@ class MidiStreamParser:
         self._unused = 0
 
 
+class WireNotes:
+    """The notes an output's receivers hold, followed from the bytes as they go out.
+
+    A receiver that loses its connection keeps sounding what it held, and the note-offs
+    sent meanwhile never reach it: those notes are remembered at the loss and ended once a
+    connection is back, then every channel played gets CC123 and sustain off. Backends call
+    ``written`` for every event they write, from one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self.sounding: set[tuple[int, int]] = set()  # (channel, note) on at the receivers
+        self.hanging: set[tuple[int, int]] = set()  # sounding when a connection was lost
+        self.channels: set[int] = set()  # reset on each new connection
+
+    def written(self, data: bytes) -> None:
+        if len(data) != 3:
+            return
+        kind, channel = data[0] & 0xF0, data[0] & 0x0F
+        if kind == 0x90 and data[2]:
+            self.sounding.add((channel, data[1]))
+            self.channels.add(channel)
+        elif kind in (0x80, 0x90):
+            self.sounding.discard((channel, data[1]))
+        elif kind == 0xB0 and data[1] == ALL_NOTES_OFF:
+            self.sounding = {key for key in self.sounding if key[0] != channel}
+
+    def connection_lost(self) -> None:
+        self.hanging |= self.sounding
+
+    def connection_gained(self) -> list[bytes]:
+        """What to send at once: note-offs for the notes left hanging, then the resets."""
+        messages = [bytes([0x80 | channel, note, 0]) for channel, note in sorted(self.hanging)]
+        messages += reset_messages(self.channels)
+        self.hanging.clear()
+        self.sounding.clear()
+        return messages
+
+
+def reset_messages(channels: Iterable[int]) -> list[bytes]:
+    """CC123 (all notes off) and sustain off on each of ``channels``."""
+    return [
+        bytes([0xB0 | channel, control, 0])
+        for channel in sorted(channels)
+        for control in (ALL_NOTES_OFF, SUSTAIN_CC)
+    ]
+
+
 class Port:
     """What inputs and outputs share: a name, a clock, closing once, and ``with`` support."""
 
@@ -237,6 +288,7 @@ class InputPort(Port):
     def __init__(self, name: str, peer: str | None = None) -> None:
         super().__init__(name, peer)
         self._parser = MidiStreamParser()
+        self._losses: deque[float] = deque()  # times connections were lost, not yet taken
         # Not a SimpleQueue: in CPython 3.11 its get(timeout) waits forever when a signal
         # handler (or the wait for the GIL after it) outlasts the timeout, so the main loop
         # would never see SIGTERM's stop flag. Queue waits on a Lock, which gets it right.
@@ -268,6 +320,21 @@ class InputPort(Port):
         while (message := self.poll()) is not None:
             yield message
 
+    def take_lost(self) -> float | None:
+        """When a sender's connection was lost (the earliest since the last call); else None.
+
+        A sender that goes away mid-phrase never sends its note-offs or pedal release.
+        """
+        lost = None
+        while self._losses:
+            when = self._losses.popleft()
+            lost = when if lost is None else min(lost, when)
+        return lost
+
+    def _connection_lost(self, when: float) -> None:
+        """Backends report a lost connection (any thread; deque appends are atomic)."""
+        self._losses.append(when)
+
     def _deliver(self, data: bytes, arrival: float) -> None:
         """Parse and queue; the only work a realtime callback may do."""
         for message in self._parser.feed(data, arrival):
@@ -287,6 +354,7 @@ class OutputPort(Port):
         # (channel, note) turned on and not since turned off by an immediate send();
         # a scheduled note-off does not count, as panic() may cancel it.
         self._may_sound: set[tuple[int, int]] = set()
+        self.wire = WireNotes()
 
     def send(self, message: mido.Message) -> None:
         """Send ``message`` now."""
@@ -301,6 +369,27 @@ class OutputPort(Port):
             raise TypeError(f"when must be a real number, got {type(when).__name__}")
         self._track(message, scheduled=True)
         self._send_at(message, when)
+
+    def reset_receivers(self, channels: Iterable[int]) -> None:
+        """CC123 and sustain off on ``channels`` now, and on every connection gained later.
+
+        Whatever a crashed run left sounding there ends.
+        """
+        self.wire.channels.update(channels)
+        for data in reset_messages(channels):
+            self.send(mido.Message.from_bytes(data))
+
+    def retime(self, pivot: float, ratio: float) -> None:
+        """Move every message scheduled after ``pivot`` and not yet sent to a new time.
+
+        ``pivot + (when - pivot) * ratio``: a tempo change at ``pivot`` (ratio = old tempo over
+        new), so what is queued follows the new tempo in its order, and anything scheduled
+        afterwards at the new tempo falls in line.
+        """
+        self._check_open()
+        if not ratio > 0:
+            raise ValueError(f"ratio must be > 0, got {ratio}")
+        self._retime(pivot, ratio)
 
     def panic(self) -> None:
         """Cancel scheduled messages, then turn off every note that may sound, then CC123."""
@@ -338,6 +427,14 @@ class OutputPort(Port):
     def _cancel_pending(self) -> None:
         """Drop every message scheduled by send_at that has not gone out yet."""
         raise NotImplementedError
+
+    def _retime(self, pivot: float, ratio: float) -> None:
+        raise NotImplementedError
+
+
+def retimed(when: float, pivot: float, ratio: float) -> float:
+    """``when`` moved by a tempo change at ``pivot`` (see OutputPort.retime)."""
+    return when if when <= pivot else pivot + (when - pivot) * ratio
 
 
 class MemoryInputPort(InputPort):
@@ -382,6 +479,9 @@ class MemoryOutputPort(OutputPort):
 
     def _cancel_pending(self) -> None:
         self.scheduled.clear()
+
+    def _retime(self, pivot: float, ratio: float) -> None:
+        self.scheduled = [m.copy(time=retimed(m.time, pivot, ratio)) for m in self.scheduled]
 
     def _close(self) -> None:
         pass
@@ -474,6 +574,11 @@ class RtMidiInput(_RtMidiReconnect, InputPort):
     def _on_event(self, event: tuple[list[int], float], _data: object) -> None:
         self._deliver(bytes(event[0]), time.monotonic())
 
+    def _reconnect(self) -> None:
+        # The peer went away (this runs once a second until it is back): what it held is let go.
+        self._connection_lost(self.now())
+        super()._reconnect()
+
     def _close(self) -> None:
         self._midi.cancel_callback()
         self._midi.close_port()
@@ -499,7 +604,7 @@ class RtMidiOutput(_RtMidiReconnect, OutputPort):
         super().__init__(name, peer)
         self._midi = rtmidi.MidiOut(rtapi=_rtmidi_api(api), name=client_name)
         self._peer_name = _open_rtmidi_port(self._midi, name, peer)
-        self._due: list[tuple[float, int, list[int]]] = []  # heap of (when, order, bytes)
+        self._due: list[tuple[float, int, bytes]] = []  # heap of (when, order, bytes)
         self._order = itertools.count()  # keeps messages with equal times in send order
         self._stopping = False
         # Guards the heap and rtmidi, which must not be written from two threads at once.
@@ -514,20 +619,34 @@ class RtMidiOutput(_RtMidiReconnect, OutputPort):
 
     def _send(self, message: mido.Message) -> None:
         with self._wakeup:
-            self._midi.send_message(message.bytes())
+            self._write(bytes(message.bytes()))
 
     def _send_at(self, message: mido.Message, when: float) -> None:
         with self._wakeup:
-            heapq.heappush(self._due, (float(when), next(self._order), message.bytes()))
+            heapq.heappush(self._due, (float(when), next(self._order), bytes(message.bytes())))
             self._wakeup.notify()
 
     def _cancel_pending(self) -> None:
         with self._wakeup:
             self._due.clear()
 
+    def _retime(self, pivot: float, ratio: float) -> None:
+        with self._wakeup:
+            self._due = [(retimed(w, pivot, ratio), order, data) for w, order, data in self._due]
+            heapq.heapify(self._due)
+            self._wakeup.notify()
+
     def _reconnect(self) -> None:
         with self._wakeup:  # the scheduler thread must not send meanwhile
+            self.wire.connection_lost()
             super()._reconnect()
+            for data in self.wire.connection_gained():
+                self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        """Out to rtmidi now; the caller holds ``_wakeup``."""
+        self._midi.send_message(data)
+        self.wire.written(data)
 
     def _run_scheduler(self) -> None:
         with self._wakeup:
@@ -536,7 +655,7 @@ class RtMidiOutput(_RtMidiReconnect, OutputPort):
                 if wait is None or wait > 0:
                     self._wakeup.wait(wait)
                 else:
-                    self._midi.send_message(heapq.heappop(self._due)[2])
+                    self._write(heapq.heappop(self._due)[2])
 
     def _close(self) -> None:
         with self._wakeup:

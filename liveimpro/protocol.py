@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from liveimpro.errors import UserError
 from liveimpro.settings import (
     ClockSettings,
     ContinuationSettings,
@@ -71,7 +72,7 @@ def parameter_specs() -> dict[str, dict[str, Any]]:
 ECHO_CHARS = 40  # how much of a bad value an error message quotes
 
 
-class ProtocolError(ValueError):
+class ProtocolError(UserError, ValueError):
     """A frame that is no valid request; the message says why, for the client."""
 
 

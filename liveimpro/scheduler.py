@@ -16,7 +16,7 @@ import mido
 
 from liveimpro.clock import Clock
 from liveimpro.continuation import Continuation
-from liveimpro.ports import OutputPort
+from liveimpro.ports import OutputPort, retimed
 from liveimpro.vocabulary import TICKS_PER_BEAT, NoteEvent
 
 
@@ -109,6 +109,15 @@ class ResponseScheduler:
         self._continuation = None
         self._next_pulse = None  # panic cancelled the pulses scheduled ahead; reschedule them
 
+    def retime(self, now: float, ratio: float) -> None:
+        """The tempo changed at ``now`` (``ratio``: old tempo over new).
+
+        What is queued past ``now`` (notes, clock pulses) moves to the new tempo, so
+        everything stays in order and the pulses evenly spaced from the change on.
+        """
+        self.port.retime(now, ratio)
+        self.sounding = {pitch: retimed(on, now, ratio) for pitch, on in self.sounding.items()}
+
     def set_channel(self, channel: int) -> None:
         """Play on ``channel`` (0..15) from the next event scheduled.
 
@@ -139,8 +148,8 @@ class ResponseScheduler:
     def _send(self, event: NoteEvent) -> float:
         """Queue ``event`` at its tick's time; returns that time.
 
-        A note-off never goes before its note-on: after a tempo change, ticks scheduled
-        earlier kept their old times, and a late tick may now map before them.
+        A note-off never goes before its note-on: the note-on's time may have been rounded
+        or moved by a tempo change differently from the note-off's tick.
         """
         when = self.clock.time_of(event.tick)
         if not event.is_on:

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from liveimpro.errors import SettingTypeError, SettingValueError, UserError
 from liveimpro.tonality import parse_scale
 
 SPEC_KEY = "liveimpro.setting"
@@ -104,8 +105,8 @@ def field_type(section_cls: type[Section], key: str) -> type:
 def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
     """``value`` checked for ``section.key`` and converted to the field's type (int -> float).
 
-    Raises ValueError for an unknown key or a value out of range, TypeError for a wrong type
-    (a bool is never accepted as a number).
+    Raises SettingValueError for an unknown key or a value out of range, SettingTypeError for
+    a wrong type (a bool is never accepted as a number).
     """
     specs = field_specs(section_cls)
     name = f"{section_cls.SECTION}.{key}"
@@ -113,17 +114,19 @@ def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
     expected = _field_types(section_cls)[key]
     accepted = (int, float) if expected is float else (expected,)
     if not isinstance(value, accepted) or (isinstance(value, bool) and expected is not bool):
-        raise TypeError(f"{name} must be of type {expected.__name__}, got {type(value).__name__}")
+        raise SettingTypeError(
+            f"{name} must be of type {expected.__name__}, got {type(value).__name__}"
+        )
     value = expected(value)
     spec = specs[key]
     if not spec.allows(value):
-        raise ValueError(f"{name} must be {spec.allowed()}, got {value!r}")
+        raise SettingValueError(f"{name} must be {spec.allowed()}, got {value!r}")
     return value
 
 
 def _check_known(what: str, name: str, allowed: Iterable[str]) -> None:
     if name not in allowed:
-        raise ValueError(f"unknown {what}; allowed: {', '.join(allowed)}")
+        raise SettingValueError(f"unknown {what}; allowed: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,7 @@ class ModelSettings(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.name:
-            raise ValueError("model.name must be a model name or a path, got ''")
+            raise SettingValueError("model.name must be a model name or a path, got ''")
 
     def models_path(self) -> Path:
         """The folder of named models (a relative ``models_dir`` is taken from the cwd)."""
@@ -171,8 +174,8 @@ class SamplingSettings(Section):
         super().__post_init__()
         try:
             parse_scale(self.scale)
-        except ValueError as error:
-            raise ValueError(f"sampling.{error}") from None
+        except ValueError as error:  # parse_scale's own check of the text
+            raise SettingValueError(f"sampling.{error}") from None
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ class NotesSettings(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.pitch_low > self.pitch_high:
-            raise ValueError(
+            raise SettingValueError(
                 f"notes.pitch_low must be <= notes.pitch_high, "
                 f"got pitch_low={self.pitch_low} > pitch_high={self.pitch_high}"
             )
@@ -309,7 +312,7 @@ class ClockSettings(Section):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.source == "external" and self.send_clock:
-            raise ValueError(
+            raise SettingValueError(
                 "clock.send_clock must be false with clock.source = 'external': "
                 "the external source clocks the other devices"
             )
@@ -343,7 +346,7 @@ class ControlSettings(Section):
             ("client_secret_key", "server_public_key"),
         ):
             if bool(getattr(self, first)) != bool(getattr(self, second)):
-                raise ValueError(
+                raise SettingValueError(
                     f"control.{first} and control.{second} go together: set both or neither"
                 )
 
@@ -396,7 +399,7 @@ class CcSettings(Section):
         super().__post_init__()
         numbers = list(self.controllers().values())
         if len(set(numbers)) != len(numbers):
-            raise ValueError(f"cc: one controller mapped twice: {self.controllers()}")
+            raise SettingValueError(f"cc: one controller mapped twice: {self.controllers()}")
 
 
 @dataclass(frozen=True)
@@ -419,7 +422,7 @@ class Settings:
         for name, section_cls in section_types().items():
             value = getattr(self, name)
             if not isinstance(value, section_cls):
-                raise TypeError(
+                raise TypeError(  # built wrong in code: a bug, not a setting
                     f"settings.{name} must be a {section_cls.__name__}, got {type(value).__name__}"
                 )
 
@@ -433,8 +436,9 @@ def section_types() -> dict[str, type[Section]]:
 def load_settings(path: str | Path | None = None) -> Settings:
     """The settings in a TOML file (None = all defaults); keys left out keep their defaults.
 
-    Raises ValueError (prefixed with the file) for a TOML syntax error, an unknown section or key,
-    or a value out of range; TypeError for a section that is not a table or a value of wrong type.
+    Raises SettingValueError (prefixed with the file) for a TOML syntax error, an unknown
+    section or key, or a value out of range; SettingTypeError for a section that is not a
+    table or a value of wrong type.
     """
     if path is None:
         return Settings()
@@ -443,10 +447,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
         try:
             data = tomllib.load(file)
         except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"{path}: invalid TOML: {error}") from error
+            raise SettingValueError(f"{path}: invalid TOML: {error}") from error
     try:
         return _settings_from_tables(data)
-    except (TypeError, ValueError) as error:
+    except UserError as error:
         raise type(error)(f"{path}: {error}") from error
 
 
@@ -456,7 +460,7 @@ def _settings_from_tables(data: dict[str, Any]) -> Settings:
     for name, table in data.items():
         _check_known(f"section [{name}]", name, sections)
         if not isinstance(table, dict):
-            raise TypeError(f"section [{name}] must be a table, got {type(table).__name__}")
+            raise SettingTypeError(f"section [{name}] must be a table, got {type(table).__name__}")
         section_cls = sections[name]
         for key in table:
             _check_known(f"key {name}.{key}", key, field_specs(section_cls))

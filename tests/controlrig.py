@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,8 @@ class ControlRig(ImproviserRig):
         self.player = self.controls
 
     def ask(self, cmd: str, **params: Any) -> dict[str, Any]:
-        return self.controls.answer(Request(cmd, params))
+        reply = self.controls.answer(Request(cmd, params))
+        return reply.result(timeout=60) if isinstance(reply, Future) else reply  # load_model
 
     def wait_for(self, state: str, limit_ms: float = 20_000) -> None:
         while self.improviser.state != state:

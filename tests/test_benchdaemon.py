@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 
+import mido
 import pytest
 
 from liveimpro.benchdaemon import (
     bench_idle,
     bench_jitter,
     bench_latency,
+    bench_soak,
     bench_startup,
     imported_modules,
     scale_run,
+    sounding_at_end,
 )
 from liveimpro.jackserver import JackServer
 from liveimpro.vocabulary import Note
@@ -100,3 +103,29 @@ def test_idle(jack_server: JackServer) -> None:
     assert result["cpu_s"] == pytest.approx(
         result["cpu_percent"] * result["wall_s"] / 100, abs=0.01
     )
+
+
+def test_sounding_at_end_counts_notes_no_note_off_or_cc123_ended() -> None:
+    on = [mido.Message("note_on", channel=1, note=pitch, velocity=90) for pitch in (60, 62, 64)]
+    off = mido.Message("note_off", channel=1, note=60)
+    other_channel = mido.Message("note_on", channel=2, note=70, velocity=90)
+    all_off = mido.Message("control_change", channel=1, control=123)
+    assert sounding_at_end([*on, off, other_channel], channel=1) == 2
+    assert sounding_at_end([*on, all_off], channel=1) == 0
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_soak(jack_server: JackServer) -> None:
+    result = bench_soak(minutes=1.0)
+    check_jack(result)
+    assert result["phrases"] == 20
+    assert result["phrases_heard"] == result["answered"] == 20
+    assert 0 < result["answers_with_notes"] <= 20
+    assert result["notes_left_sounding"] == 0
+    rss = result["rss_mb"]
+    assert 20 < rss["start"] < 2000 and rss["growth_percent"] < 5
+    onsets = result["onset_error"]
+    assert onsets["n"] > 0
+    if result["xruns"] == 0:  # frame-exact output: on the grid within one period
+        assert onsets["max_ms"] <= result["jack"]["period_ms"]

@@ -1,4 +1,5 @@
 import json
+import sys
 
 import pretty_midi
 import pytest
@@ -83,3 +84,33 @@ def test_bench_engine_prints_json(capsys):
     (result,) = report["results"]
     for path in ("numpy_engine", "keras_stateful_step", "seed_style_predict"):
         assert result[path]["p99_ms"] >= result[path]["p50_ms"] > 0
+
+
+def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(monkeypatch, capsys):
+    def buggy(_args):
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+
+    monkeypatch.setattr("liveimpro.cli.cmd_models", buggy)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        main(["models"])
+    assert main(["continue", "nosuch.mid", "-o", "x.mid", "--temperature", "9"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("liveimpro: error: sampling.temperature must be in (0, 5]")
+
+
+def test_bench_engine_without_keras_gives_the_numpy_figures_and_says_what_keras_needs(
+    monkeypatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
+    assert main(["bench", "engine", "--sizes", "1x16", "--steps", "50", "--model"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["numpy_engine"]["p99_ms"] >= result["numpy_engine"]["p50_ms"] > 0
+    assert "pip install -e '.[train]'" in result["keras"]
+    assert "keras_stateful_step" not in result
+
+
+def test_bench_engine_refuses_a_malformed_size_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "engine", "--sizes", "2xbig"])
+    assert exit_info.value.code == 2
+    assert "expected LAYERSxUNITS" in capsys.readouterr().err

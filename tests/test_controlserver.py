@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -179,6 +180,50 @@ def test_a_refused_request_raises_with_the_daemons_message(served) -> None:
         with pytest.raises(ControlError, match=r"set: sampling\.temperature must be in \(0, 5\]"):
             client.set("temperature", 9)
         assert client.get("top_k") == 0
+
+
+def test_a_bug_in_a_handler_is_an_internal_error_reply_and_a_logged_traceback(
+    served, monkeypatch, capsys
+) -> None:
+    def buggy(source: str) -> dict:
+        raise TypeError("'NoneType' object is not subscriptable")
+
+    monkeypatch.setitem(served.rig.controls._handlers, "ping", buggy)
+    socket = served.raw_socket()
+    socket.send(b'{"cmd": "ping"}')
+    reply = json.loads(socket.recv())
+    socket.close()
+    assert reply["ok"] is False
+    assert reply["error"].startswith("ping: internal error: TypeError(")
+    logged = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in logged and "in buggy" in logged
+
+
+def test_a_slow_model_load_never_delays_another_clients_panic(served, monkeypatch) -> None:
+    release = threading.Event()
+    real_load = served.rig.controls.loader._load
+
+    def slow_load(name, settings):
+        release.wait(30)  # a model file that takes long to read and check
+        return real_load(name, settings)
+
+    monkeypatch.setattr(served.rig.controls.loader, "_load", slow_load)
+    loading = served.raw_socket()
+    loading.send(json.dumps({"cmd": "load_model", "name": "tiny"}).encode())
+    try:
+        with Client(served.server.address, timeout=2.0) as other:
+            assert other.panic() is None  # answered while the load waits
+            assert other.ping() == {"ok": True, "pong": True}
+        with pytest.raises(zmq.Again):
+            loading.recv(zmq.NOBLOCK)  # its reply waits for the load
+    finally:
+        release.set()
+    assert json.loads(loading.recv()) == {
+        "ok": True,
+        "model": "tiny",
+        "takes_effect": "at the next phrase",
+    }
+    loading.close()
 
 
 # Security ---------------------------------------------------------------------------------

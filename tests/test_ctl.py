@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,11 +15,12 @@ from pathlib import Path
 
 import mido
 import pytest
+import zmq
 from midicheck import stuck_notes
-from test_daemon import Daemon, play_phrase, response_notes, write_config
+from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
 from liveimpro.cli import main
-from liveimpro.client import Client, Subscription
+from liveimpro.client import Client, ControlError, Subscription
 from liveimpro.ctl import parse_value, request_params
 from liveimpro.jackpeers import MidiDump
 from liveimpro.jackserver import JackServer
@@ -87,9 +92,9 @@ def subscribed(client: Client, events: Subscription) -> None:
 def control_config(tmp_path: Path, response_beats: float) -> tuple[Path, str, str]:
     """A daemon config with control on two free loopback ports: (config, commands, events)."""
     address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-    config = write_config(tmp_path / "config.toml", response_beats=response_beats)
-    with config.open("a") as file:
-        file.write(f'[control]\naddress = "{address}"\nevents = "{events_address}"\n')
+    config = write_config(
+        tmp_path / "config.toml", response_beats, control=(address, events_address)
+    )
     return config, address, events_address
 
 
@@ -163,3 +168,100 @@ def test_ctl_watch_prints_events(
             daemon.kill()
     finally:
         dump.stop()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_taken_control_port_stops_the_daemon_with_one_line_and_status_2(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config, address, _ = control_config(tmp_path, response_beats=4.0)
+    context = zmq.Context()
+    holder = context.socket(zmq.REP)  # another daemon, say, already serving there
+    holder.bind(address)
+    try:
+        command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
+        command += ["--model", str(random_model_dir), "--api", "jack"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert holder.poll(0) == 0  # nothing reached the holder
+    finally:
+        holder.close(linger=0)
+        context.term()
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"liveimpro: error: cannot bind control.address {address}: ")
+    assert "control.enabled = false" in line
+    assert "listening" not in result.stdout
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_tempo_changes_in_an_answer_keep_the_clock_pulses_in_order_and_even(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config, address, _ = control_config(tmp_path, response_beats=64.0)
+    xruns_before = jack_server.log().count("XRun")
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            with Client(address, timeout=10.0) as client:
+                play_phrase()
+                time.sleep(1.0)  # into the answer
+                changes = []  # (receiver's frame time when asked, bpm)
+                for bpm, hold_s in ((20, 1.0), (300, 1.0), (150, 0.5), (20, 1.5)):
+                    changes.append((receiver.now(), bpm))
+                    client.set("tempo", bpm)
+                    time.sleep(hold_s)
+            messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    xruns = jack_server.log().count("XRun") - xruns_before
+    assert status == 0, output
+    pulses = [m.time for m in messages if m.type == "clock"]
+    tick = {bpm: jack_server.rate * 60 / (bpm * 24) for bpm in (BPM, 20, 150, 300)}
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pulses)]
+    assert min(gaps) > 0
+    # No silence much longer than a tick at the old tempo plus one at the new (150 -> 20);
+    # the margin is for a daemon starved of CPU on a loaded machine.
+    longest = max(gaps)
+    assert longest <= 2 * (tick[150] + tick[20]), (longest, pulses[gaps.index(longest)], changes)
+    if xruns:  # a missed cycle delays events: evenness holds for cycles run on time
+        return
+    settle = 0.05 * jack_server.rate  # the change is applied within a loop turn and a cycle
+    ends = [sent for sent, _ in changes[1:]] + [math.inf]
+    for (sent, bpm), end in zip(changes, ends, strict=True):
+        settled = [when for when in pulses if sent + settle <= when < end]
+        assert len(settled) > 4, (bpm, settled)
+        for earlier, later in itertools.pairwise(settled):
+            assert abs(later - earlier - tick[bpm]) <= 1, (bpm, earlier, later)
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_huge_weights_file_is_refused_at_once_and_never_read_into_the_daemon(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    huge = shutil.copytree(random_model_dir, tmp_path / "huge")
+    with (huge / "weights.npz").open("r+b") as weights:
+        weights.truncate(1 << 30)  # 1 GiB, sparse
+    config, address, _ = control_config(tmp_path, response_beats=4.0)
+    dump = MidiDump(jack_server)
+    try:
+        daemon = Daemon(config, random_model_dir, dump.port_name)
+        try:
+            with Client(address, timeout=10.0) as client:
+                started = time.monotonic()
+                with pytest.raises(ControlError, match=r"bytes, but model\.json implies"):
+                    client.load_model(str(huge))
+                refused_s = time.monotonic() - started
+            status_file = Path(f"/proc/{daemon.process.pid}/status").read_text()
+            peak_mb = int(re.search(r"VmHWM:\s+(\d+) kB", status_file)[1]) / 1024
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    finally:
+        dump.stop()
+    assert status == 0, output
+    assert refused_s < 1.5  # it was 3.5 s, reading and hashing the whole file
+    assert peak_mb < 512  # the file never came into memory

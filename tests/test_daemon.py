@@ -20,13 +20,15 @@ import mido
 import pytest
 from midicheck import stuck_notes
 
-from liveimpro.daemon import MESSAGES_PER_TURN, serve
+from liveimpro.benchdaemon import sounding_at_end
+from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.jackmidi import JackInput, JackOutput
 from liveimpro.jackpeers import MidiClock, MidiDump, unique_client_name
 from liveimpro.jackserver import JackServer
 from liveimpro.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
 
 DAEMON_INPUT = "liveimpro-in:liveimpro in"
+DAEMON_OUTPUT = "liveimpro-out:liveimpro out"
 BPM = 200  # a beat is 14400 frames at 48 kHz, a tick 600
 TICK_FRAMES = 48000 * 60 // (BPM * 24)
 RESPONSE_CHANNEL = 2  # as configured (1-based); mido's channel 1
@@ -37,8 +39,15 @@ PHRASE = [60, 64, 67, 72]
 BARGE_PITCH = 50
 
 
-def write_config(path: Path, response_beats: float, daemon: str = "") -> Path:
-    """The test configuration; ``daemon`` holds extra lines for its [daemon] section."""
+def write_config(
+    path: Path, response_beats: float, daemon: str = "", control: tuple[str, str] | None = None
+) -> Path:
+    """The test configuration; ``daemon`` holds extra lines for its [daemon] section.
+
+    The control plane listens on ``control`` (address, events), by default on ipc endpoints
+    beside the file: a daemon already serving the default port must not stop the test's.
+    """
+    address, events = control or (f"ipc://{path.parent}/control", f"ipc://{path.parent}/events")
     path.write_text(
         f"[sampling]\nseed = 1\n"
         f"[continuation]\nbeats = {response_beats}\n"
@@ -46,17 +55,19 @@ def write_config(path: Path, response_beats: float, daemon: str = "") -> Path:
         f'[response]\nquantize = "beat"\nchannel = {RESPONSE_CHANNEL}\nlookahead_beats = 1.0\n'
         f"[clock]\nbpm = {BPM}.0\nsend_clock = true\n"
         f"[daemon]\n{daemon}\n"
+        f'[control]\naddress = "{address}"\nevents = "{events}"\n'
     )
     return path
 
 
 class Daemon:
-    """``liveimpro run`` as a subprocess playing into ``output``."""
+    """``liveimpro run`` as a subprocess playing into ``output`` (None: its own port)."""
 
-    def __init__(self, config: Path, model: Path, output: str) -> None:
+    def __init__(self, config: Path, model: Path, output: str | None) -> None:
         self.printed: list[str] = []  # what it printed before it was ready
         command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
-        command += ["--model", str(model), "--out", output, "--api", "jack"]
+        command += ["--model", str(model), "--api", "jack"]
+        command += [] if output is None else ["--out", output]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -83,9 +94,9 @@ class Daemon:
                 raise AssertionError(f"exited at start: {''.join(self.printed)}")
             self.printed.append(line)
 
-    def terminate(self) -> tuple[int, str]:
-        """SIGTERM; the exit status and everything it printed."""
-        self.process.send_signal(signal.SIGTERM)
+    def terminate(self, number: int = signal.SIGTERM) -> tuple[int, str]:
+        """Signal ``number`` (SIGTERM); the exit status and everything it printed."""
+        self.process.send_signal(number)
         try:
             output, _ = self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
@@ -115,9 +126,16 @@ def play_phrase() -> int:
 
 
 def run_session(
-    server, tmp_path, model, response_beats, listen_s, perform=play_phrase, daemon_config=""
+    server,
+    tmp_path,
+    model,
+    response_beats,
+    listen_s,
+    perform=play_phrase,
+    daemon_config="",
+    stop_signal=signal.SIGTERM,
 ) -> tuple[int, str, list]:
-    """Start the daemon, ``perform()``, listen, SIGTERM; (status, output, dumped events)."""
+    """Start the daemon, ``perform()``, listen, ``stop_signal``; (status, output, dumped events)."""
     dump = MidiDump(server)
     config = write_config(tmp_path / "config.toml", response_beats, daemon_config)
     try:
@@ -125,7 +143,7 @@ def run_session(
         try:
             perform()
             time.sleep(listen_s)
-            status, output = daemon.terminate()
+            status, output = daemon.terminate(stop_signal)
         finally:
             daemon.kill()
     finally:
@@ -167,10 +185,12 @@ def test_the_answer_arrives_on_the_tick_grid_and_every_note_ends(
     assert next(m.type for m in messages if m.type in ("start", "clock")) == "start"
     # The grid: the clock pulses' phase (frame-exact); every answer note sits on it
     # within one JACK period. The shutdown panic's note-offs (just before its CC123s) go
-    # out whenever SIGTERM comes, so they are left out.
+    # out whenever SIGTERM comes, so they are left out (the CC123s sent on connecting come
+    # before the answer).
     pulses = [m.time for m in messages if m.type == "clock"]
     phase = Counter(frame % TICK_FRAMES for frame in pulses).most_common(1)[0][0]
-    shutdown = next(i for i, m in enumerate(messages) if m.type == "control_change")
+    answer = messages.index(note_ons[0])
+    shutdown = next(i for i, m in enumerate(messages) if i > answer and m.type == "control_change")
     while messages[shutdown - 1].type == "note_off":
         shutdown -= 1
     for note in response_notes(messages[:shutdown]):
@@ -180,13 +200,19 @@ def test_the_answer_arrives_on_the_tick_grid_and_every_note_ends(
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_sigterm_during_an_answer_leaves_no_note_sounding(
-    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
+def test_a_stop_signal_during_an_answer_leaves_no_note_sounding(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path, stop_signal: int
 ) -> None:
     beat_s = 60 / BPM
     listen_s = 1.5 * beat_s + 12 * beat_s  # well inside a 64-beat answer
     status, output, messages = run_session(
-        jack_server, tmp_path, random_model_dir, response_beats=64.0, listen_s=listen_s
+        jack_server,
+        tmp_path,
+        random_model_dir,
+        response_beats=64.0,
+        listen_s=listen_s,
+        stop_signal=stop_signal,
     )
     assert status == 0, output
     notes = response_notes(messages)
@@ -294,6 +320,11 @@ def send_raw(events: list[bytes], per_cycle: int = 200) -> None:
         raw.close()
 
 
+def receiver_port() -> JackInput:
+    """An independent receiver that stamps in JACK frame time, the performer's clock."""
+    return JackInput(name="receiver", client_name=unique_client_name("receiver"))
+
+
 @pytest.mark.jack
 @pytest.mark.slow
 def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
@@ -301,9 +332,8 @@ def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
 ) -> None:
     beat_s = 60 / BPM
     config = write_config(tmp_path / "config.toml", response_beats=4.0)
-    # The receiver stamps in JACK frame time, the performer's clock, so the answer to the
-    # phrase can be told from the answer to the flood.
-    with JackInput(name="receiver", client_name=unique_client_name("receiver")) as receiver:
+    # The receiver's JACK frame times tell the answer to the phrase from the flood's.
+    with receiver_port() as receiver:
         daemon = Daemon(config, random_model_dir, receiver.port_name)
         try:
             send_raw(flood_and_garbage())
@@ -321,6 +351,137 @@ def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
     answer = [m for m in notes if m.type == "note_on" and m.velocity > 0 and m.time > phrase_end]
     assert answer, output
     assert stuck_notes(notes) == set()
+
+
+def first_answer_after(messages: list[mido.Message], time_: int) -> int | None:
+    return next(
+        (
+            m.time
+            for m in response_notes(messages)
+            if m.type == "note_on" and m.velocity > 0 and m.time > time_
+        ),
+        None,
+    )
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_pedal_left_down_by_an_unplugged_keyboard_delays_no_later_phrase(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat = 60 / BPM
+    config = write_config(tmp_path / "config.toml", response_beats=8.0)  # max_beats: 32 beats
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            send_raw([bytes([0xB0, 64, 127])])  # pedal down, then the keyboard is unplugged
+            time.sleep(0.2)
+            last_off = play_phrase()  # a new performer's four notes
+            time.sleep(12 * beat)
+            messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    assert status == 0, output
+    # Answered on the silence after the phrase, not when phrase.max_beats (32 beats) runs out.
+    answer = first_answer_after(messages, last_off)
+    assert answer is not None, output
+    assert answer - last_off < 10 * beat * jack_server.rate
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_with_thru_the_echoed_notes_of_a_vanished_performer_end(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "config.toml", response_beats=4.0, daemon="thru = true")
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            send_raw([bytes([0x90, 60, 90]), bytes([0x90, 64, 90])])  # two keys held; gone
+            time.sleep(1.0)
+            messages = list(receiver.iter_pending())  # before the shutdown's panic
+            status, output = daemon.terminate()
+        finally:
+            daemon.kill()
+    assert status == 0, output
+    echoed = [m for m in messages if m.type in ("note_on", "note_off") and m.channel == 0]
+    assert {m.note for m in echoed if m.type == "note_on" and m.velocity} == {60, 64}
+    assert stuck_notes(echoed) == set()
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+@pytest.mark.parametrize("reconnected", ["by hand", "by the daemon"])
+def test_a_receiver_unplugged_and_plugged_back_hears_the_hanging_notes_end(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path, reconnected: str
+) -> None:
+    config = write_config(tmp_path / "config.toml", response_beats=4.0, daemon="thru = true")
+    by_hand = reconnected == "by hand"
+    with receiver_port() as receiver:
+        daemon = Daemon(config, random_model_dir, None if by_hand else receiver.port_name)
+        patchbay = jack.Client(unique_client_name("patchbay"), no_start_server=True)
+        try:
+            if by_hand:
+                patchbay.connect(DAEMON_OUTPUT, receiver.port_name)
+            with JackOutput(DAEMON_INPUT, client_name=unique_client_name("keys")) as keys:
+                keys.send(mido.Message("note_on", note=60, velocity=90))  # echoed: it sounds
+                time.sleep(0.3)
+                patchbay.disconnect(DAEMON_OUTPUT, receiver.port_name)  # unplugged
+                time.sleep(0.1)
+                keys.send(mido.Message("note_off", note=60))  # lost on the way
+                time.sleep(1.0)
+                if by_hand:
+                    patchbay.connect(DAEMON_OUTPUT, receiver.port_name)  # plugged back
+                time.sleep(1.5)  # the daemon reconnects an --out port once a second
+                # Read before the keyboard closes: its own panic would be echoed.
+                messages = list(receiver.iter_pending())
+            status, output = daemon.terminate()
+        finally:
+            patchbay.close()
+            daemon.kill()
+    assert status == 0, output
+    echoed = [m for m in messages if m.type in ("note_on", "note_off") and m.channel == 0]
+    assert [m.type for m in echoed][:1] == ["note_on"], messages[:20]
+    assert sounding_at_end(messages, channel=0) == 0, [m for m in messages if m.type != "clock"]
+    resets = {
+        (m.channel, m.control) for m in messages if m.type == "control_change" and m.value == 0
+    }
+    assert {(RESPONSE_CHANNEL - 1, ALL_NOTES_OFF), (RESPONSE_CHANNEL - 1, 64)} <= resets
+
+
+@pytest.mark.jack
+@pytest.mark.slow
+def test_a_restart_after_a_crash_ends_what_the_dead_daemon_left_sounding(
+    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+) -> None:
+    beat = 60 / BPM
+    config = write_config(tmp_path / "config.toml", response_beats=64.0)
+    answer_channel = RESPONSE_CHANNEL - 1
+    with receiver_port() as receiver:
+        crashed = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            play_phrase()
+            time.sleep(1.5 * beat + 6 * beat)  # inside the answer
+        finally:
+            crashed.kill()  # SIGKILL: no note-off, no CC123
+        before = list(receiver.iter_pending())
+        restarted = Daemon(config, random_model_dir, receiver.port_name)
+        try:
+            time.sleep(0.3)
+            after = list(receiver.iter_pending())
+            status, output = restarted.terminate()
+        finally:
+            restarted.kill()
+    assert status == 0, output
+    assert first_answer_after(before, 0) is not None, "no answer before the crash"
+    resets = [
+        (m.control, m.value)
+        for m in after
+        if m.type == "control_change" and m.channel == answer_channel
+    ]
+    assert (ALL_NOTES_OFF, 0) in resets and (64, 0) in resets, after[:20]
+    assert sounding_at_end(before + after, answer_channel) == 0
 
 
 class EndlessFlood(MemoryInputPort):
@@ -352,6 +513,20 @@ def test_an_endless_flood_still_lets_the_loop_update_the_answer_and_stop() -> No
     assert (player.updates, player.handled) == (3, 3 * MESSAGES_PER_TURN)
 
 
+@pytest.mark.parametrize("number", TERMINATING_SIGNALS)
+def test_every_terminating_signal_becomes_the_stop_flag(number: int) -> None:
+    before = signal.getsignal(number)
+    with StopSignals() as stop:
+        signal.raise_signal(number)
+        assert stop() and stop.received == number
+    assert signal.getsignal(number) == before
+
+
+def test_the_stop_signals_include_the_terminal_and_quit_ones() -> None:
+    wanted = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+    assert wanted <= set(StopSignals.SIGNALS)
+
+
 def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
     probe = (
         "import sys, liveimpro.cli, liveimpro.daemon; "
@@ -361,6 +536,31 @@ def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("api", "problem"), [("jack", "no JACK server is running"), ("alsa", "no ALSA sequencer")]
+)
+def test_no_midi_system_stops_run_and_ports_with_one_line_and_status_2(
+    api: str, problem: str, tmp_path: Path
+) -> None:
+    if api == "alsa" and Path("/dev/snd/seq").exists():
+        pytest.skip("this machine has an ALSA sequencer")
+    nowhere = {"JACK_DEFAULT_SERVER": unique_client_name("none"), "JACK_NO_START_SERVER": "1"}
+    env = {**os.environ, **nowhere}
+    for command in ("run", "ports"):
+        result = subprocess.run(
+            [sys.executable, "-m", "liveimpro", command, "--api", api],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"liveimpro: error: {problem}")
 
 
 @pytest.mark.jack

@@ -153,3 +153,17 @@ def test_a_note_after_the_silence_ends_is_a_new_phrase(random_model_dir) -> None
     rig.play(mido.Message("note_on", note=65, velocity=80))
     assert not rig.scheduler.playing  # barged in on a confirmed answer
     assert rig.improviser.capture.start_tick == start  # the note began the next phrase
+
+
+def test_a_lost_performer_ends_the_echoed_notes_and_pedal_and_its_phrase(random_model_dir) -> None:
+    rig = Rig(random_model_dir, thru=True)
+    rig.play(mido.Message("control_change", channel=3, control=64, value=127))
+    for pitch in (60, 64):
+        rig.play(mido.Message("note_on", channel=3, note=pitch, velocity=90))
+        rig.wait(5 * MS_PER_TICK)
+    rig.improviser.input_lost(rig.now)  # the keys stay down: the performer's port is gone
+    sent = [m for m in rig.port.sent if m.channel == 3]
+    assert stuck_notes(sent) == set()
+    assert sent[-1].copy(time=0) == mido.Message("control_change", channel=3, control=64, value=0)
+    rig.wait_for_response()  # the phrase ends on the silence after the loss
+    assert rig.scheduler.start_tick <= rig.clock.tick_at(rig.now) + 24

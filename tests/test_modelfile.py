@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from liveimpro.modelfile import (
+    MAX_METADATA_BYTES,
     ModelFileError,
     available_models,
     load_model,
@@ -85,3 +86,39 @@ def test_resolve_by_name_or_path_and_list(random_model_dir):
     assert "tiny" in available_models(models_dir)
     with pytest.raises(ModelFileError, match=r"no such model; available in .*: .*tiny"):
         resolve_model("nosuch", models_dir)
+
+
+def never_read(path):
+    raise AssertionError(f"{path} was read")
+
+
+def test_a_weights_file_far_from_the_implied_size_is_refused_unread(model_copy, monkeypatch):
+    with (model_copy / "weights.npz").open("r+b") as weights:
+        weights.truncate(1 << 30)  # 1 GiB, sparse: costs no disk
+    monkeypatch.setattr("liveimpro.modelfile._sha256", never_read)
+    with pytest.raises(ModelFileError, match=r"1,073,741,824 bytes, but model.json implies"):
+        load_model(model_copy)
+
+
+def test_an_oversized_model_json_is_refused_unread(model_copy):
+    with (model_copy / "model.json").open("r+b") as meta:
+        meta.truncate(MAX_METADATA_BYTES + 1)
+    with pytest.raises(ModelFileError, match="not read"):
+        load_model(model_copy)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../copy/weights.npz", "sub/weights.npz", "..", 7])
+def test_the_weights_file_must_be_a_plain_name_in_the_model_directory(model_copy, name):
+    meta = json.loads((model_copy / "model.json").read_text())
+    meta["weights"]["file"] = name
+    (model_copy / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="weights file must be a plain file name"):
+        load_model(model_copy)
+
+
+def test_a_weights_link_leading_out_of_the_model_directory_is_not_read(model_copy, tmp_path):
+    outside = tmp_path / "outside.npz"
+    (model_copy / "weights.npz").rename(outside)
+    (model_copy / "weights.npz").symlink_to(outside)
+    with pytest.raises(ModelFileError, match="leads outside the model directory"):
+        load_model(model_copy)

@@ -88,11 +88,44 @@ def test_sustain_holds_released_notes_until_the_pedal_lifts() -> None:
     phrase = capture()
     events = play(phrase, [(0, cc(64, 127)), (1, on(60)), (5, off(60)), (8, on(62)), (9, off(62))])
     assert [e.is_on for e in events] == [True, True]  # the offs wait for the pedal
-    assert phrase.poll(200) is None  # pedalled notes still sound
-    events = play(phrase, [(210, cc(64, 0))])
-    assert events == [NoteEvent(210, 60, 0), NoteEvent(210, 62, 0)]
-    assert phrase.poll(233) is None
-    assert phrase.poll(234).end_tick == 210
+    assert phrase.poll(20) is None
+    events = play(phrase, [(20, cc(64, 0))])
+    assert events == [NoteEvent(20, 60, 0), NoteEvent(20, 62, 0)]
+    assert phrase.poll(43) is None  # the silence counts from the pedal's release
+    assert phrase.poll(44).end_tick == 20
+
+
+def test_with_the_pedal_held_and_the_keys_up_the_phrase_ends_after_the_silence() -> None:
+    phrase = capture()
+    play(phrase, [(0, cc(64, 127)), (1, on(60)), (5, off(60)), (8, on(62)), (9, off(62))])
+    ends_at, foretold = phrase.silence_ending()
+    assert ends_at == 9 + 24
+    assert phrase.poll(32) is None
+    ended = phrase.poll(33)
+    assert ended == foretold
+    assert (ended.end_tick, ended.closing) == (9, (NoteEvent(9, 60, 0), NoteEvent(9, 62, 0)))
+
+
+@pytest.mark.parametrize("reset", ["phrase_end", "discard"])
+def test_a_pedal_left_down_does_not_outlive_its_phrase_or_a_panic(reset: str) -> None:
+    phrase = capture()
+    play(phrase, [(0, cc(64, 127)), (1, on(60)), (5, off(60)), (8, on(62)), (9, off(62))])
+    if reset == "phrase_end":
+        assert phrase.poll(100) is not None
+    else:
+        phrase.discard()
+    events = play(phrase, [(200, on(64)), (205, off(64))])  # its release never came
+    assert events == [NoteEvent(200, 64, 80), NoteEvent(205, 64, 0)]
+
+
+def test_release_ends_held_and_pedalled_notes_when_the_performer_is_gone() -> None:
+    phrase = capture()
+    play(phrase, [(0, cc(64, 127)), (1, on(60)), (5, off(60)), (8, on(62)), (9, on(64))])
+    assert phrase.release(12) == [NoteEvent(12, 60, 0), NoteEvent(12, 62, 0), NoteEvent(12, 64, 0)]
+    assert phrase.poll(35) is None
+    assert phrase.poll(36).note_count == 3
+    assert play(phrase, [(50, on(65)), (51, off(65))])[1] == NoteEvent(51, 65, 0)  # pedal up
+    assert phrase.release(60) == []  # nothing held
 
 
 def test_channel_filter_ignores_other_channels() -> None:

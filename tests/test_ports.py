@@ -24,7 +24,9 @@ from liveimpro.ports import (
     PortNotFound,
     RtMidiInput,
     RtMidiOutput,
+    WireNotes,
     list_ports,
+    reset_messages,
     resolve_port_name,
 )
 
@@ -345,14 +347,23 @@ def test_a_peer_that_goes_away_is_reported_once_and_reconnected(
     synth = JackInput(name="in", client_name=synth_client)
     with open_output(f"{synth_client}:in", client_name=f"player-{backend}") as player:
         assert player.keep_connected() is None
+        player.send(mido.Message("note_on", channel=2, note=60, velocity=70))
+        assert synth.receive(timeout=RECEIVE_TIMEOUT_S).note == 60  # sounding when unplugged
         synth.close()
         assert "went away" in wait_for_line(player)
         assert player.keep_connected() is None  # said once, not every second
+        player.send(mido.Message("note_off", channel=2, note=60))  # lost on the way
         with JackInput(name="in", client_name=synth_client) as synth:
             assert "connected again" in wait_for_line(player)
             player.send(mido.Message("note_on", note=64, velocity=70))
-            message = synth.receive(timeout=RECEIVE_TIMEOUT_S)
-            assert (message.type, message.note) == ("note_on", 64)
+            received = []
+            while not received or received[-1].type != "note_on":
+                received.append(synth.receive(timeout=RECEIVE_TIMEOUT_S))
+            # What sounded when the connection was lost ends, and the channel resets, before
+            # anything new is played (rtmidi may also deliver the note-off it held back).
+            assert received[-1].note == 64
+            firsts = {tuple(m.bytes()[:2]) for m in received[:-1]}
+            assert {(0x82, 60), (0xB2, ALL_NOTES_OFF), (0xB2, 64)} <= firsts
 
 
 def test_a_virtual_port_has_no_peer_to_lose() -> None:
@@ -388,3 +399,24 @@ def test_receive_returns_when_a_signal_handler_outlasts_its_timeout() -> None:
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert rescued == []
+
+
+def test_wire_notes_end_what_a_lost_receiver_held_once_a_connection_is_back() -> None:
+    wire = WireNotes()
+    for data in ([0x91, 60, 90], [0x91, 64, 90], [0x81, 60, 0], [0x92, 70, 80], [0xB2, 123, 0]):
+        wire.written(bytes(data))
+    assert wire.sounding == {(1, 64)}
+    wire.connection_lost()
+    wire.written(bytes([0x81, 64, 0]))  # sent while unplugged: never heard
+    assert wire.connection_gained() == [
+        bytes([0x81, 64, 0]),
+        *(bytes([0xB0 | channel, control, 0]) for channel in (1, 2) for control in (123, 64)),
+    ]
+    assert wire.connection_gained() == reset_messages([1, 2])  # nothing hangs any more
+
+
+def test_reset_receivers_sends_all_notes_off_and_sustain_off_and_remembers_the_channels() -> None:
+    port = MemoryOutputPort(now=FakeClock())
+    port.reset_receivers([1])
+    assert [m.bytes() for m in port.sent] == [[0xB1, 123, 0], [0xB1, 64, 0]]
+    assert port.wire.channels == {1}

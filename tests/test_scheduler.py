@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from midicheck import stuck_notes
 
@@ -134,6 +136,31 @@ def test_a_note_off_never_goes_before_its_note_on_after_a_tempo_jump(rig) -> Non
         offs = [when for when, is_on in times if not is_on]
         assert len(ons) == len(offs)
         assert all(off >= on for on, off in zip(sorted(ons), sorted(offs), strict=True))
+
+
+def test_after_tempo_changes_everything_queued_stays_in_order_and_pulses_even(rig) -> None:
+    time, port, clock, continuation = rig
+    scheduler = ResponseScheduler(port, clock, channel=0, lookahead_beats=1.0, send_clock=True)
+    scheduler.start(continuation, start_tick=0, end_tick=64 * 24)
+    changes = [(700, 20), (3000, 300), (4000, 150), (4500, 20)]  # (ms, bpm): `set tempo`
+    while time.now < 9000:
+        scheduler.update(time.now)
+        if changes and time.now >= changes[0][0]:
+            bpm = changes.pop(0)[1]
+            old = clock.bpm
+            clock.set_tempo(bpm, time.now)
+            scheduler.retime(time.now, old / bpm)
+        time.now += 7
+    # In the order queued, each message is due no earlier than the one queued before it.
+    times = [m.time for m in port.scheduled]
+    assert times == sorted(times)
+    pulses = [m.time for m in port.scheduled if m.type == "clock"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pulses)]
+    tick_ms = {bpm: 60_000 / (bpm * 24) for bpm in (20, 150, 300)}
+    at_300 = [gap for when, gap in zip(pulses, gaps, strict=False) if 3050 <= when < 3950]
+    assert at_300 and all(gap == pytest.approx(tick_ms[300]) for gap in at_300)
+    # Across the change from 150 to 20 no gap is longer than a tick at each tempo.
+    assert max(gaps) <= tick_ms[20] + tick_ms[150] + 1e-9
 
 
 def test_set_channel_ends_the_old_channels_notes_and_plays_on_the_new(rig) -> None:
