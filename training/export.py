@@ -47,9 +47,13 @@ log = logging.getLogger(__name__)
 
 
 def _training_facts(facts: dict, counts: dict) -> dict:
-    """What model.json keeps about training: everything but the per-epoch history."""
+    """What model.json keeps about training: everything but the per-epoch history, plus
+    the time spent training over every session of a resumed run (``wall_time_s`` is the
+    last session's, validation included)."""
     kept = {key: value for key, value in facts.items() if key != "history"}
-    return {**kept, "data": counts}
+    rates = facts["history"].get("tokens_per_s", [])
+    train_time_s = sum(facts["tokens_per_epoch"] / rate for rate in rates if rate > 0)
+    return {**kept, "train_time_s": round(train_time_s, 1), "data": counts}
 
 
 def _metrics(report: dict) -> dict:
@@ -71,7 +75,9 @@ def _metrics(report: dict) -> dict:
     }
 
 
-def model_card(name: str, facts: dict, counts: dict, report: dict, style: InputStyle) -> str:
+def model_card(
+    name: str, facts: dict, training: dict, counts: dict, report: dict, style: InputStyle
+) -> str:
     """MODEL_CARD.md: data and licences, split, input style, architecture, training, metrics,
     limits."""
     collections = counts.get("collections", {})
@@ -138,7 +144,8 @@ Token + sub-beat + beat embeddings (dim {model["embed_dim"]}), {model["layers"]}
 
 ## Training
 
-Backend {facts["backend"]} on {facts["device"]}; wall time {facts["wall_time_s"]} s for
+Backend {facts["backend"]} on {facts["device"]}; {training["train_time_s"]} s of training steps
+over all sessions (the last session's wall time, validation included: {facts["wall_time_s"]} s) for
 {facts["epochs_run"]} epochs of {facts["steps_per_epoch"]} steps (batch {options["batch"]} x
 {options["seq_len"]} tokens), Adam {options["learning_rate"]} with linear decay and clipnorm
 {options["clipnorm"]}, early stopping on validation loss (patience {options["patience"]}).
@@ -227,17 +234,18 @@ def export(run_dir: Path, name: str, models_dir: Path = REPO_MODELS_DIR) -> Path
     report = json.loads((run_dir / REPORT_JSON).read_text())
     style = infer_input_style(load_shard(Path(facts["prepared_dir"]) / "train.npz"), vocabulary)
     counts = json.loads((Path(facts["prepared_dir"]) / COUNTS_FILE).read_text())
+    training = _training_facts(facts, counts)
     directory = save_model(
         models_dir / name,
         ModelSpec.from_dict(facts["model"]),
         vocabulary.spec,
         export_weights(model),
-        training=_training_facts(facts, counts),
+        training=training,
         metrics=_metrics(report),
         input_style=style,
     )
     shutil.copyfile(run_dir / CURVE_PNG, directory / CURVE_PNG)
-    (directory / MODEL_CARD).write_text(model_card(name, facts, counts, report, style))
+    (directory / MODEL_CARD).write_text(model_card(name, facts, training, counts, report, style))
 
     notes = generate_check(load_model(directory))
     log.info(
