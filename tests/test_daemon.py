@@ -272,7 +272,8 @@ def test_playing_during_an_answer_silences_it_at_once(
 
 
 def flood_and_garbage() -> list[bytes]:
-    """3000 notes on channels 4-16, orphan note-offs, then bytes that form no message."""
+    """Bytes that form no message, 3000 notes on channels 4-16, orphan note-offs, and the
+    garbage again: an xrun on a loaded machine can lose one cycle's events, not both."""
     rng = random.Random(7)
     events = []
     for _ in range(1500):
@@ -280,7 +281,7 @@ def flood_and_garbage() -> list[bytes]:
         events.append(bytes([0x90 | channel, pitch, rng.randrange(1, 128)]))
         events.append(bytes([0x80 | channel, pitch, 0]))
     events += [bytes([0x80 | rng.randrange(3, 16), rng.randrange(128), 0]) for _ in range(200)]
-    events += [
+    garbage = [
         bytes([0x3C, 0x64]),  # data bytes with no status
         bytes([0xF4]),  # undefined status bytes
         bytes([0xF5, 0x10]),
@@ -289,7 +290,7 @@ def flood_and_garbage() -> list[bytes]:
         bytes([0xF7]),  # an end of sysex with no start
         bytes(rng.randrange(128) for _ in range(300)),
     ]
-    return events
+    return [*garbage, *events, *garbage]
 
 
 def send_raw(events: list[bytes], per_cycle: int = 200) -> None:
@@ -346,7 +347,7 @@ def test_a_flood_of_notes_and_garbage_leaves_the_daemon_answering(
         messages = list(receiver.iter_pending())
     assert status == 0, output
     dropped = int(re.search(r"(\d+) bytes of malformed MIDI dropped", output)[1])
-    assert dropped >= 100  # at least the sysex that never ended
+    assert dropped >= 100  # at least one sysex that never ended
     notes = response_notes(messages)
     answer = [m for m in notes if m.type == "note_on" and m.velocity > 0 and m.time > phrase_end]
     assert answer, output
