@@ -82,7 +82,7 @@ class Performance:
 
 
 @dataclass(frozen=True)
-class TestPiece:
+class HeldOutPiece:
     prime: list[Note]
     reference: list[Note]  # the real continuation
     boundary: int  # tick where the prime ends and the reference begins
@@ -91,9 +91,9 @@ class TestPiece:
     pitch_classes: frozenset[int]  # of the whole piece
 
 
-def test_pieces(
+def held_out_pieces(
     shard: Shard, vocabulary: Vocabulary, prime_bars: int, reference_bars: int, limit: int
-) -> list[TestPiece]:
+) -> list[HeldOutPiece]:
     """Up to ``limit`` pieces long enough to cut, evenly spread over the split (which is
     ordered by collection)."""
     pieces = []
@@ -108,7 +108,7 @@ def test_pieces(
             continue
         pitch_classes = frozenset(n.pitch % 12 for n in notes)
         pieces.append(
-            TestPiece(prime, reference, boundary, end - boundary, ticks_per_bar, pitch_classes)
+            HeldOutPiece(prime, reference, boundary, end - boundary, ticks_per_bar, pitch_classes)
         )
     if len(pieces) <= limit:
         return pieces
@@ -152,7 +152,7 @@ class QualityBench:
 
     def run(
         self,
-        piece: TestPiece,
+        piece: HeldOutPiece,
         prime: Sequence[Note],
         reference: Sequence[Note],
         style: InputStyle,
@@ -217,7 +217,7 @@ def bench_quality(
     adaptation = adaptation or AdaptationSettings()
     performance = performance or Performance()
     started = time.perf_counter()
-    cases = test_pieces(shard, model.vocabulary, prime_bars, reference_bars, pieces)
+    cases = held_out_pieces(shard, model.vocabulary, prime_bars, reference_bars, pieces)
     if not cases:
         raise QualityDataError(f"{test_path}: no test piece is {prime_bars + reference_bars} bars")
     bench = QualityBench(model, sampling, adaptation, NotesSettings())
@@ -310,7 +310,7 @@ def bench_quality(
 
 
 def _stats(
-    pieces: list[list[Note]], cases: list[TestPiece], own: list[frozenset[int]]
+    pieces: list[list[Note]], cases: list[HeldOutPiece], own: list[frozenset[int]]
 ) -> dict[str, float]:
     return window_stats(pieces, [case.window for case in cases], own)
 
