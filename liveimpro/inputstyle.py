@@ -28,6 +28,11 @@ TEXTURES = ("monophonic", "polyphonic")
 LEGATO_MAX_GAP_TICKS = 2 * TICKS_PER_BEAT  # rests this long or longer are kept
 
 
+def _legato(released: int, following: int | None) -> bool:
+    """Whether a note released at ``released`` lasts to the onset at ``following``."""
+    return following is not None and following - released < LEGATO_MAX_GAP_TICKS
+
+
 @dataclass(frozen=True)
 class InputStyle:
     """The shape of a model's training data; the default changes nothing."""
@@ -169,7 +174,7 @@ class PerformanceNormalizer:
         if melody is None:
             return []
         released = self._tick if melody.released is None else melody.released
-        if next_onset is not None and next_onset - released < LEGATO_MAX_GAP_TICKS:
+        if _legato(released, next_onset):
             released = next_onset
         return [*self._send(melody), self._end(melody.pitch, melody.start, self.snap(released))]
 
@@ -196,7 +201,7 @@ class PerformanceNormalizer:
         out = []
         in_release_order = sorted(self._released.items(), key=lambda item: (item[1][1], item[0]))
         for pitch, (start, released) in in_release_order:
-            legato = following is not None and following - released < LEGATO_MAX_GAP_TICKS
+            legato = _legato(released, following)
             out.append(self._end(pitch, start, onset if legato else self.snap(released)))
         self._released.clear()
         return out
@@ -211,7 +216,7 @@ class PerformanceNormalizer:
             return []
         out = []
         if melody is not None:
-            legato = melody.released is None or event.tick - melody.released < LEGATO_MAX_GAP_TICKS
+            legato = melody.released is None or _legato(melody.released, event.tick)
             ends = onset if legato else self.snap(melody.released)
             out = [*self._send(melody), self._end(melody.pitch, melody.start, ends)]
         self._melody = _Melody(event.pitch, self._velocity(event.velocity), max(onset, self._tick))
