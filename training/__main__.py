@@ -39,6 +39,9 @@ def _shards(data_dir: Path) -> dict[str, Path]:
     return shards
 
 
+_OPTIONAL_ARGUMENT_TYPES = {"steps_per_epoch": int, "warm_start": Path}  # default None
+
+
 def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training")
     for option in fields(TrainOptions):
@@ -48,7 +51,7 @@ def _add_train_arguments(parser: argparse.ArgumentParser) -> None:
         if isinstance(option.default, bool):  # a switch: argparse's type=bool takes any text
             group.add_argument(flag, action="store_true", help="(default: off)")
             continue
-        kind = int if option.name == "steps_per_epoch" else type(option.default)
+        kind = _OPTIONAL_ARGUMENT_TYPES.get(option.name, type(option.default))
         group.add_argument(
             flag, type=kind, default=option.default, help=f"(default: {option.default})"
         )

@@ -38,7 +38,7 @@ from liveimpro.vocabulary import (
 from training.corpus import LICENCES, USER_LICENCE
 from training.evaluate import CURVE_PNG, REPORT_JSON, bits_table
 from training.prepare import COUNTS_FILE
-from training.train import build_model_for_run
+from training.train import build_model_for_run, tokens_seen, train_time_s
 
 MODEL_CARD = "MODEL_CARD.md"
 CHECK_BEATS = 8  # beats the engine generates after loading the export
@@ -48,12 +48,14 @@ log = logging.getLogger(__name__)
 
 def _training_facts(facts: dict, counts: dict) -> dict:
     """What model.json keeps about training: everything but the per-epoch history, plus
-    the time spent training over every session of a resumed run (``wall_time_s`` is the
-    last session's, validation included)."""
+    the time and tokens of training steps behind the model."""
     kept = {key: value for key, value in facts.items() if key != "history"}
-    rates = facts["history"].get("tokens_per_s", [])
-    train_time_s = sum(facts["tokens_per_epoch"] / rate for rate in rates if rate > 0)
-    return {**kept, "train_time_s": round(train_time_s, 1), "data": counts}
+    return {
+        **kept,
+        "train_time_s": round(train_time_s(facts), 1),
+        "tokens_seen": tokens_seen(facts),
+        "data": counts,
+    }
 
 
 def _metrics(report: dict) -> dict:
@@ -110,6 +112,14 @@ def model_card(
         if "essenFolksong" in collections
         else ""
     )
+    warm_start = facts.get("warm_start")
+    warm_start_note = (
+        f"Warm-started from the best weights of an earlier run of the same model\n"
+        f"({warm_start['tokens_seen']} tokens, {warm_start['train_time_s']} s of steps,"
+        f" validation loss {warm_start['best_val_loss']:.4f}; in the totals). "
+        if warm_start
+        else ""
+    )
     return f"""# Model card: {name}
 
 ## Data and licences
@@ -149,6 +159,7 @@ over all sessions (the last session's wall time, validation included: {facts["wa
 {facts["epochs_run"]} epochs of {facts["steps_per_epoch"]} steps (batch {options["batch"]} x
 {options["seq_len"]} tokens), Adam {options["learning_rate"]} with linear decay and clipnorm
 {options["clipnorm"]}, early stopping on validation loss (patience {options["patience"]}).
+{warm_start_note}{training["tokens_seen"]} training tokens stepped through in all.
 
 ## Test metrics (lower is better)
 

@@ -67,6 +67,7 @@ class TrainOptions:
     patience: int = 3  # epochs without a better validation loss before stopping
     out_dir: Path = Path("runs/model")
     distribute: bool = False  # data-parallel over all local devices (KERAS_BACKEND=jax)
+    warm_start: Path | None = None  # a finished run of the same model: its weights start this
 
     def __post_init__(self) -> None:
         for name in _MODEL_FIELDS:
@@ -81,9 +82,12 @@ class TrainOptions:
             raise TypeError(f"out_dir must be a Path, got {type(self.out_dir).__name__}")
         if not isinstance(self.distribute, bool):
             raise TypeError(f"distribute must be bool, got {type(self.distribute).__name__}")
+        if self.warm_start is not None and not isinstance(self.warm_start, Path):
+            raise TypeError(f"warm_start must be a Path, got {type(self.warm_start).__name__}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "out_dir": str(self.out_dir)}
+        warm_start = None if self.warm_start is None else str(self.warm_start)
+        return {**asdict(self), "out_dir": str(self.out_dir), "warm_start": warm_start}
 
     def model_spec(self, vocab_size: int) -> ModelSpec:
         return ModelSpec(
@@ -242,7 +246,8 @@ def _cpu_name() -> str:
 def device_description() -> dict[str, str]:
     """The Keras backend and the device it computes on."""
     backend = keras.backend.backend()
-    device = f"CPU ({_cpu_name()}, {os.cpu_count()} cores)"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    device = f"CPU ({_cpu_name()}, {cores} of {os.cpu_count()} cores)"
     if backend == "jax":
         import jax
 
@@ -303,6 +308,43 @@ class TrainResult:
     facts: dict  # what training.json holds
 
 
+def train_time_s(facts: dict) -> float:
+    """Seconds of training steps behind a run: every session of it, resumed ones included
+    (``wall_time_s`` is the last session's, validation included), and the runs it was
+    warm-started from."""
+    rates = facts["history"].get("tokens_per_s", [])
+    own = sum(facts["tokens_per_epoch"] / rate for rate in rates if rate > 0)
+    return own + (facts.get("warm_start") or {}).get("train_time_s", 0.0)
+
+
+def tokens_seen(facts: dict) -> int:
+    """Training tokens stepped through by a run and the runs it was warm-started from."""
+    own = len(facts["history"].get("epoch", [])) * facts["tokens_per_epoch"]
+    return own + (facts.get("warm_start") or {}).get("tokens_seen", 0)
+
+
+def _warm_start(model, spec: ModelSpec, run_dir: Path | None) -> dict | None:
+    """Load a finished run's best weights into ``model``; what training.json records of it."""
+    if run_dir is None:
+        return None
+    if not (run_dir / FACTS_FILE).is_file() or not (run_dir / BEST_WEIGHTS).is_file():
+        raise ValueError(
+            f"warm start: {run_dir} is not a finished run (no {FACTS_FILE} or {BEST_WEIGHTS})"
+        )
+    facts = json.loads((run_dir / FACTS_FILE).read_text())
+    if ModelSpec.from_dict(facts["model"]) != spec:
+        raise ValueError(
+            f"warm start: {run_dir} trained {facts['model']}, this run is {spec.to_dict()}"
+        )
+    model.load_weights(run_dir / BEST_WEIGHTS)
+    return {
+        "run": str(run_dir),
+        "best_val_loss": facts["best_val_loss"],
+        "train_time_s": round(train_time_s(facts), 1),
+        "tokens_seen": tokens_seen(facts),
+    }
+
+
 def build_model_for_run(run_dir: Path):
     """The Keras model of a finished run, with its best weights."""
     facts = json.loads((run_dir / FACTS_FILE).read_text())
@@ -352,6 +394,7 @@ def _train(
     keras.utils.set_random_seed(options.seed)
     spec = options.model_spec(vocabulary.size)
     model = build_keras_model(spec)
+    warm_start = _warm_start(model, spec, options.warm_start)  # before a backup is restored
     schedule = keras.optimizers.schedules.PolynomialDecay(
         options.learning_rate,
         decay_steps=options.epochs * steps,
@@ -419,6 +462,7 @@ def _train(
         "validation_tokens": len(val_stream),
         "epochs_run": len(history.get("epoch", [])),
         "best_val_loss": min(history.get("val_loss", [math.nan])),
+        "warm_start": warm_start,
         "history": history,
     }
     (run_dir / FACTS_FILE).write_text(json.dumps(facts, indent=2) + "\n")
