@@ -5,7 +5,7 @@ __all__ = ["Client"]
 
 def __getattr__(name: str) -> object:
     if name == "Client":  # imported on first use: most commands never need ZeroMQ
-        from liveimpro.client import Client
+        from liveimpro.control.client import Client
 
         return Client
     raise AttributeError(f"module 'liveimpro' has no attribute {name!r}")

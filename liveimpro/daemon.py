@@ -16,18 +16,18 @@ from types import FrameType
 
 import mido
 
-from liveimpro.clocksync import build_clock
-from liveimpro.continuation import build_continuation
-from liveimpro.control import Controls
-from liveimpro.controlserver import ControlPlane
-from liveimpro.engine import pin_blas_threads
-from liveimpro.improviser import Improviser
-from liveimpro.midisystem import check_midi_system
-from liveimpro.modelfile import load_model, resolve_model
-from liveimpro.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
-from liveimpro.scheduler import ResponseScheduler
-from liveimpro.settings import ClockSettings, DaemonSettings, Settings
-from liveimpro.vocabulary import TICKS_PER_BEAT
+from liveimpro.config.settings import ClockSettings, DaemonSettings, Settings
+from liveimpro.control.commands import Controls
+from liveimpro.control.server import ControlPlane
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.engine import pin_blas_threads
+from liveimpro.core.modelfile import load_model, resolve_model
+from liveimpro.live.clocksync import build_clock
+from liveimpro.live.improviser import Improviser
+from liveimpro.live.scheduler import ResponseScheduler
+from liveimpro.midi.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
+from liveimpro.midi.system import check_midi_system
+from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
 POLL_TIMEOUT_S = 0.002  # input wait per loop turn; bounds how late the lookahead is topped up
 RECONNECT_INTERVAL_S = 1.0
@@ -38,7 +38,7 @@ CLOCK_START_LEAD_S = 0.1  # tick 0 lies this far after startup, so MIDI start ca
 def open_ports(settings: DaemonSettings) -> tuple[InputPort, OutputPort, float]:
     """The input and output ports, and the ports' clock units per second."""
     if settings.api == "jack":
-        from liveimpro.jackmidi import JackInput, JackOutput
+        from liveimpro.midi.jackmidi import JackInput, JackOutput
 
         open_input = partial(JackInput, client_name="liveimpro-in")
         open_output = partial(JackOutput, client_name="liveimpro-out")
@@ -208,7 +208,7 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
 
 def print_ports(api: str) -> int:
     """Print the MIDI ports an input can listen to and an output can play to."""
-    from liveimpro.ports import list_ports
+    from liveimpro.midi.ports import list_ports
 
     check_midi_system(api)
     ports = list_ports(api)

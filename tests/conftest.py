@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from liveimpro.jackserver import JackServer, remove_stale_registry
+from liveimpro.harness.jackserver import JackServer, remove_stale_registry
 
 # These machines are shared and noisy: speed is checked by benchmarks, never by a test's clock.
 settings.register_profile("shared", deadline=None, suppress_health_check=[HealthCheck.too_slow])

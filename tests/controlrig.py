@@ -10,10 +10,7 @@ from typing import Any
 import mido
 from improviserrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ImproviserRig
 
-from liveimpro.clock import TempoClock
-from liveimpro.control import Controls
-from liveimpro.protocol import Request
-from liveimpro.settings import (
+from liveimpro.config.settings import (
     ContinuationSettings,
     ModelSettings,
     PhraseSettings,
@@ -21,6 +18,9 @@ from liveimpro.settings import (
     SamplingSettings,
     Settings,
 )
+from liveimpro.control.commands import Controls
+from liveimpro.control.protocol import Request
+from liveimpro.live.clock import TempoClock
 
 __all__ = ["BAR_TICKS", "MS_PER_TICK", "STEP_MS", "ControlRig", "EventLog"]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import mido
 
-from liveimpro.clock import Clock
-from liveimpro.continuation import build_continuation
-from liveimpro.improviser import Improviser
-from liveimpro.modelfile import load_model
-from liveimpro.ports import MemoryOutputPort
-from liveimpro.scheduler import ResponseScheduler
-from liveimpro.settings import Settings
+from liveimpro.config.settings import Settings
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.modelfile import load_model
+from liveimpro.live.clock import Clock
+from liveimpro.live.improviser import Improviser
+from liveimpro.live.scheduler import ResponseScheduler
+from liveimpro.midi.ports import MemoryOutputPort
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock
 STEP_MS = 5  # the daemon loop's turn, in the fake clock

@@ -7,9 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from liveimpro.model import ModelSpec, build_keras_model, export_weights
-from liveimpro.modelfile import save_model
-from liveimpro.vocabulary import Vocabulary, VocabularySpec
+from liveimpro.core.model import ModelSpec, build_keras_model, export_weights
+from liveimpro.core.modelfile import save_model
+from liveimpro.music.vocabulary import Vocabulary, VocabularySpec
 
 
 def random_keras_model(layers: int = 2, units: int = 32, embed_dim: int = 16, seed: int = 0):

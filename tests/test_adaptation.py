@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from liveimpro.adaptation import ShortTermModel, mix_by_entropy
-from liveimpro.vocabulary import Vocabulary
+from liveimpro.core.adaptation import ShortTermModel, mix_by_entropy
+from liveimpro.music.vocabulary import Vocabulary
 
 BOS = Vocabulary.BOS
 VOCAB = 12

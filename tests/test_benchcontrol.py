@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liveimpro.benchcontrol import bench_control, control_endpoints
+from liveimpro.harness.benchcontrol import bench_control, control_endpoints
 
 
 def test_the_ready_line_names_the_control_endpoints() -> None:

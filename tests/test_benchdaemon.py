@@ -1,4 +1,4 @@
-"""Tests for liveimpro.benchdaemon: each benchmark, tiny, gives its figures with sane values.
+"""Tests for liveimpro.harness.benchdaemon: each benchmark, tiny, gives sane figures.
 
 The benchmarks run the real daemon with the bundled model on a private JACK server of their own;
 the ``jack_server`` fixture only makes sure jackd is there (and fails under CI if not).
@@ -11,7 +11,7 @@ import json
 import mido
 import pytest
 
-from liveimpro.benchdaemon import (
+from liveimpro.harness.benchdaemon import (
     bench_idle,
     bench_jitter,
     bench_latency,
@@ -21,8 +21,8 @@ from liveimpro.benchdaemon import (
     scale_run,
     sounding_at_end,
 )
-from liveimpro.jackserver import JackServer
-from liveimpro.vocabulary import Note
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.music.vocabulary import Note
 
 PERIOD_MS = round(256 * 1000 / 48000, 3)
 

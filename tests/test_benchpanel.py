@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from liveimpro.benchpanel import bench_panel
-from liveimpro.jackserver import JackServer
-from liveimpro.panel.process import CHROMIUM
+from liveimpro.harness.benchpanel import bench_panel
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.surfaces.panel.process import CHROMIUM
 
 
 @pytest.mark.jack

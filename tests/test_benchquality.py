@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liveimpro.benchquality import KEYS, Performance, QualityDataError, bench_quality
-from liveimpro.cli import main
-from liveimpro.inputstyle import InputStyle
-from liveimpro.modelfile import load_model
-from liveimpro.vocabulary import Note, Vocabulary, encode
+from liveimpro.cli.commands import main
+from liveimpro.core.inputstyle import InputStyle
+from liveimpro.core.modelfile import load_model
+from liveimpro.harness.benchquality import KEYS, Performance, QualityDataError, bench_quality
+from liveimpro.music.vocabulary import Note, Vocabulary, encode
 
 FOLK = InputStyle("monophonic", (0, 6, 8, 12, 16, 18), 88, (-6, 5))
 BAR = 96

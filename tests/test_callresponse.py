@@ -1,21 +1,21 @@
-"""Tests for liveimpro.callresponse: the grid from MIDI clock, playing and hearing notes."""
+"""Tests for liveimpro.harness.callresponse: the grid from MIDI clock, playing and hearing notes."""
 
 from __future__ import annotations
 
 import mido
 import pytest
 
-from liveimpro.callresponse import (
+from liveimpro.config.settings import Settings
+from liveimpro.harness.callresponse import (
     clock_from_pulses,
     daemon_settings,
     grid_offsets,
     play_notes,
     received_notes,
 )
-from liveimpro.clock import TempoClock
-from liveimpro.ports import MemoryOutputPort
-from liveimpro.settings import Settings
-from liveimpro.vocabulary import Note
+from liveimpro.live.clock import TempoClock
+from liveimpro.midi.ports import MemoryOutputPort
+from liveimpro.music.vocabulary import Note
 
 RATE = 48000.0
 BPM = 250.0  # a tick is 480 frames

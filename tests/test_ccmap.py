@@ -6,8 +6,8 @@ import mido
 import pytest
 from controlrig import STEP_MS, ControlRig
 
-from liveimpro.ccmap import CcMap
-from liveimpro.settings import CcSettings, DaemonSettings, PhraseSettings, Settings
+from liveimpro.config.settings import CcSettings, DaemonSettings, PhraseSettings, Settings
+from liveimpro.control.ccmap import CcMap
 
 
 def cc_rig(model_dir, **mapping) -> ControlRig:

@@ -4,8 +4,8 @@ import sys
 import pretty_midi
 import pytest
 
-from liveimpro.cli import main
-from liveimpro.midifile import read_phrase
+from liveimpro.cli.commands import main
+from liveimpro.midi.midifile import read_phrase
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_a_bug_keeps_its_traceback_while_user_errors_are_one_line(monkeypatch, c
     def buggy(_args):
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
 
-    monkeypatch.setattr("liveimpro.cli.cmd_models", buggy)
+    monkeypatch.setattr("liveimpro.cli.commands.cmd_models", buggy)
     with pytest.raises(TypeError, match="unsupported operand"):
         main(["models"])
     assert main(["continue", "nosuch.mid", "-o", "x.mid", "--temperature", "9"]) == 2

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import liveimpro
-from liveimpro.client import Client, NoReply
+from liveimpro.control.client import Client, NoReply
 
 
 def test_the_package_exports_the_client() -> None:

@@ -1,7 +1,7 @@
 import mido
 import pytest
 
-from liveimpro.clock import TempoClock
+from liveimpro.live.clock import TempoClock
 
 
 def test_ticks_are_computed_from_the_absolute_start() -> None:

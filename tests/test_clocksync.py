@@ -4,10 +4,7 @@ import mido
 import pytest
 from improviserrig import STEP_MS, ImproviserRig
 
-from liveimpro.clock import Clock, TempoClock
-from liveimpro.clocksync import ExternalClock, build_clock
-from liveimpro.ports import ALL_NOTES_OFF
-from liveimpro.settings import (
+from liveimpro.config.settings import (
     ClockSettings,
     ContinuationSettings,
     DaemonSettings,
@@ -16,6 +13,9 @@ from liveimpro.settings import (
     SamplingSettings,
     Settings,
 )
+from liveimpro.live.clock import Clock, TempoClock
+from liveimpro.live.clocksync import ExternalClock, build_clock
+from liveimpro.midi.ports import ALL_NOTES_OFF
 
 RATE = 48000  # frames per second, as JACK counts them
 

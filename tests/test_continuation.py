@@ -1,9 +1,9 @@
 import numpy as np
 
-from liveimpro.continuation import build_continuation
-from liveimpro.modelfile import load_model
-from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
-from liveimpro.vocabulary import Note, encode
+from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.modelfile import load_model
+from liveimpro.music.vocabulary import Note, encode
 
 PHRASE = [Note(60 + i, 90, 24 * i, 24 * i + 20) for i in range(8)]
 

@@ -7,8 +7,8 @@ import pytest
 from controlrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ControlRig
 from midicheck import stuck_notes
 
-from liveimpro.protocol import COMMANDS, PARAMETERS, Request, parse_request
-from liveimpro.settings import ClockSettings
+from liveimpro.config.settings import ClockSettings
+from liveimpro.control.protocol import COMMANDS, PARAMETERS, Request, parse_request
 
 
 @pytest.fixture

@@ -12,17 +12,17 @@ from controlrig import ControlRig
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liveimpro.client import Client, NoReply
-from liveimpro.controlserver import (
+from liveimpro.config.settings import ControlSettings
+from liveimpro.control.client import Client, NoReply
+from liveimpro.control.keys import create_key_pair
+from liveimpro.control.protocol import COMMANDS, PARAMETERS
+from liveimpro.control.server import (
     HARD_LIMIT_FACTOR,
     ControlServer,
     check_exposure,
     is_loopback,
     open_sockets,
 )
-from liveimpro.keys import create_key_pair
-from liveimpro.protocol import COMMANDS, PARAMETERS
-from liveimpro.settings import ControlSettings
 
 CAP = 4096
 EPHEMERAL = {"address": "tcp://127.0.0.1:*", "events": "tcp://127.0.0.1:*"}
@@ -174,7 +174,7 @@ def test_a_frame_over_the_hard_limit_is_dropped_and_the_server_lives_on(served) 
 
 
 def test_a_refused_request_raises_with_the_daemons_message(served) -> None:
-    from liveimpro.client import ControlError
+    from liveimpro.control.client import ControlError
 
     with Client(served.server.address, timeout=5.0) as client:
         with pytest.raises(ControlError, match=r"set: sampling\.temperature must be in \(0, 5\]"):
@@ -279,7 +279,7 @@ def curve(tmp_path, random_model_dir) -> Iterator[tuple[Served, dict]]:
 
 
 def test_curve_lets_in_allowed_clients_only(curve) -> None:
-    from liveimpro.client import CurveKeys
+    from liveimpro.control.client import CurveKeys
 
     served, paths = curve
     folder = paths["dir"]
@@ -298,7 +298,7 @@ def test_curve_lets_in_allowed_clients_only(curve) -> None:
 
 
 def test_curve_guards_the_events_too(curve) -> None:
-    from liveimpro.client import CurveKeys
+    from liveimpro.control.client import CurveKeys
 
     served, paths = curve
     folder = paths["dir"]

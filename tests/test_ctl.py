@@ -19,11 +19,11 @@ import zmq
 from midicheck import stuck_notes
 from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
-from liveimpro.cli import main
-from liveimpro.client import Client, ControlError, Subscription
-from liveimpro.ctl import parse_value, request_params
-from liveimpro.jackpeers import MidiDump
-from liveimpro.jackserver import JackServer
+from liveimpro.cli.ctl import parse_value, request_params
+from liveimpro.cli.commands import main
+from liveimpro.control.client import Client, ControlError, Subscription
+from liveimpro.harness.jackpeers import MidiDump
+from liveimpro.harness.jackserver import JackServer
 
 EVENT_TIMEOUT_S = 20.0  # generous: the machine is shared
 

@@ -20,12 +20,12 @@ import mido
 import pytest
 from midicheck import stuck_notes
 
-from liveimpro.benchdaemon import sounding_at_end
 from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
-from liveimpro.jackmidi import JackInput, JackOutput
-from liveimpro.jackpeers import MidiClock, MidiDump, unique_client_name
-from liveimpro.jackserver import JackServer
-from liveimpro.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
+from liveimpro.harness.benchdaemon import sounding_at_end
+from liveimpro.harness.jackpeers import MidiClock, MidiDump, unique_client_name
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.midi.jackmidi import JackInput, JackOutput
+from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
 
 DAEMON_INPUT = "liveimpro-in:liveimpro in"
 DAEMON_OUTPUT = "liveimpro-out:liveimpro out"
@@ -530,7 +530,7 @@ def test_the_stop_signals_include_the_terminal_and_quit_ones() -> None:
 
 def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
     probe = (
-        "import sys, liveimpro.cli, liveimpro.daemon; "
+        "import sys, liveimpro.cli.commands, liveimpro.daemon; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
     result = subprocess.run(

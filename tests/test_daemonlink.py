@@ -8,9 +8,9 @@ from pathlib import Path
 
 from test_controlserver import Served, curve  # noqa: F401 (a fixture)
 
-from liveimpro.daemonlink import DaemonLink
-from liveimpro.protocol import Request
-from liveimpro.settings import ControlSettings
+from liveimpro.config.settings import ControlSettings
+from liveimpro.control.daemonlink import DaemonLink
+from liveimpro.control.protocol import Request
 
 WAIT_S = 10.0
 

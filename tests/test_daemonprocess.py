@@ -1,4 +1,4 @@
-"""Tests for liveimpro.daemonprocess: ``liveimpro run`` as a child process."""
+"""Tests for liveimpro.harness.daemonprocess: ``liveimpro run`` as a child process."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from liveimpro.benchdaemon import daemon_base
-from liveimpro.daemonprocess import DaemonError, DaemonProcess, with_private_control
-from liveimpro.jackserver import JackServer
-from liveimpro.settings import Settings
+from liveimpro.config.settings import Settings
+from liveimpro.harness.benchdaemon import daemon_base
+from liveimpro.harness.daemonprocess import DaemonError, DaemonProcess, with_private_control
+from liveimpro.harness.jackserver import JackServer
 
 
 def test_the_control_plane_moves_to_ipc_endpoints_in_the_folder(tmp_path: Path) -> None:

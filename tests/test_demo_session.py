@@ -1,4 +1,4 @@
-"""Tests for liveimpro.demo_session: ``liveimpro demo`` end to end, with the bundled model."""
+"""Tests for liveimpro.harness.demo: ``liveimpro demo`` end to end, with the bundled model."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import pytest
 from midicheck import stuck_notes
 from test_midisystem import running_commands
 
-from liveimpro.demo_session import response_ticks, run_demo
-from liveimpro.jackserver import SHM_DIR, JackServer
-from liveimpro.settings import Settings, load_settings
+from liveimpro.config.settings import Settings, load_settings
+from liveimpro.harness.demo import response_ticks, run_demo
+from liveimpro.harness.jackserver import SHM_DIR, JackServer
 
-CALL_NOTES = 11  # in liveimpro/demo/phrase.mid
+CALL_NOTES = 11  # in liveimpro/harness/demo.mid
 # Fast enough for a test: the 8-beat call takes 2 s, the answer 1 s.
 FAST_CONFIG = (
     "[sampling]\nseed = 1\n[continuation]\nbeats = 4.0\n"

@@ -4,9 +4,9 @@ import sys
 import numpy as np
 from randommodel import random_keras_model
 
-from liveimpro.engine import Engine
-from liveimpro.model import export_weights
-from liveimpro.vocabulary import Vocabulary
+from liveimpro.core.engine import Engine
+from liveimpro.core.model import export_weights
+from liveimpro.music.vocabulary import Vocabulary
 
 VOCAB = Vocabulary()
 
@@ -54,7 +54,8 @@ def test_snapshot_restore_replays_exactly():
 
 def test_daemon_import_path_loads_no_tensorflow_or_keras():
     code = (
-        "import sys, liveimpro.engine, liveimpro.continuation, liveimpro.cli, liveimpro.modelfile;"
+        "import sys, liveimpro.core.engine, liveimpro.core.continuation, liveimpro.cli,"
+        " liveimpro.core.modelfile;"
         "print([m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,7 +7,7 @@ import time
 import pytest
 import zmq
 
-from liveimpro.events import EventPublisher, NoEvents, decode_event, encode_event
+from liveimpro.control.events import EventPublisher, NoEvents, decode_event, encode_event
 
 
 def test_a_frame_is_the_topic_then_json_and_decodes_back() -> None:

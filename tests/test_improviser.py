@@ -3,10 +3,7 @@ import pytest
 from improviserrig import MS_PER_TICK, STEP_MS, ImproviserRig
 from midicheck import stuck_notes
 
-from liveimpro.clock import TempoClock
-from liveimpro.improviser import velocity_follower
-from liveimpro.ports import ALL_NOTES_OFF
-from liveimpro.settings import (
+from liveimpro.config.settings import (
     ContinuationSettings,
     DaemonSettings,
     PhraseSettings,
@@ -14,6 +11,9 @@ from liveimpro.settings import (
     SamplingSettings,
     Settings,
 )
+from liveimpro.live.clock import TempoClock
+from liveimpro.live.improviser import velocity_follower
+from liveimpro.midi.ports import ALL_NOTES_OFF
 
 
 class Rig(ImproviserRig):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveimpro.inputstyle import LEGATO_MAX_GAP_TICKS, InputStyle, PerformanceNormalizer
-from liveimpro.vocabulary import NoteEvent, notes_from_events
+from liveimpro.core.inputstyle import LEGATO_MAX_GAP_TICKS, InputStyle, PerformanceNormalizer
+from liveimpro.music.vocabulary import NoteEvent, notes_from_events
 
 FOLK = InputStyle("monophonic", (0, 6, 8, 12, 16, 18), 88, (-6, 5))
 CHORALE = InputStyle("polyphonic", (0, 6, 12, 18), 88, (-6, 5))

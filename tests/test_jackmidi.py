@@ -1,4 +1,4 @@
-"""Tests for liveimpro.jackmidi over a private JACK server, against independent peers."""
+"""Tests for liveimpro.midi.jackmidi over a private JACK server, against independent peers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import mido
 import pytest
 from jitter import measure_grid_jitter
 
-from liveimpro.jackmidi import FRAME_COUNTER_WRAP, FrameCounter, JackInput, JackOutput
-from liveimpro.jackpeers import MidiDump, MidiSeq, unique_client_name
-from liveimpro.jackserver import JackServer
-from liveimpro.ports import ALL_NOTES_OFF, AmbiguousPortName, PortNotFound, RtMidiOutput
+from liveimpro.harness.jackpeers import MidiDump, MidiSeq, unique_client_name
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.midi.jackmidi import FRAME_COUNTER_WRAP, FrameCounter, JackInput, JackOutput
+from liveimpro.midi.ports import ALL_NOTES_OFF, AmbiguousPortName, PortNotFound, RtMidiOutput
 
 pytestmark = pytest.mark.jack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liveimpro.jackserver import REGISTRY_SLOTS, JackServer, jackd_running
+from liveimpro.harness.jackserver import REGISTRY_SLOTS, JackServer, jackd_running
 
 
 @pytest.mark.jack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from liveimpro.keys import create_key_pair, read_key_pair
+from liveimpro.control.keys import create_key_pair, read_key_pair
 
 
 def test_a_pair_reads_back_and_the_public_file_holds_no_secret(tmp_path) -> None:

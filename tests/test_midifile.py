@@ -1,11 +1,11 @@
-"""Tests for liveimpro.midifile: writing call and response tracks and reading a phrase back."""
+"""Tests for liveimpro.midi.midifile: writing call and response tracks and reading a phrase back."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from liveimpro.midifile import add_track, new_midi_file, read_phrase, ticks_per_bar
-from liveimpro.vocabulary import Note
+from liveimpro.midi.midifile import add_track, new_midi_file, read_phrase, ticks_per_bar
+from liveimpro.music.vocabulary import Note
 
 
 def test_a_new_file_keeps_tempo_meter_and_the_tracks_notes(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Tests for liveimpro.midisystem: which MIDI system is used, and the private JACK server."""
+"""Tests for liveimpro.midi.system: which MIDI system is used, and the private JACK server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 import mido
 import pytest
 
-from liveimpro.jackserver import JackServer
-from liveimpro.midisystem import MidiSystem, MidiSystemError, choose_api
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.harness.midisystem import MidiSystem
+from liveimpro.midi.system import MidiSystemError, choose_api
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def test_choose_api(jack_running: bool, alsa_sequencer: bool, platform: str, api
 
 
 def test_without_jackd_a_private_server_is_an_error_that_says_what_to_install(monkeypatch):
-    monkeypatch.setattr("liveimpro.midisystem.shutil.which", lambda _name: None)
+    monkeypatch.setattr("liveimpro.harness.midisystem.shutil.which", lambda _name: None)
     with pytest.raises(MidiSystemError, match="apt-get install --no-install-recommends jackd2"):
         MidiSystem(private_jack=True).__enter__()
 

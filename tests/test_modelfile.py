@@ -4,7 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
-from liveimpro.modelfile import (
+from liveimpro.core.modelfile import (
     MAX_METADATA_BYTES,
     ModelFileError,
     available_models,
@@ -95,7 +95,7 @@ def never_read(path):
 def test_a_weights_file_far_from_the_implied_size_is_refused_unread(model_copy, monkeypatch):
     with (model_copy / "weights.npz").open("r+b") as weights:
         weights.truncate(1 << 30)  # 1 GiB, sparse: costs no disk
-    monkeypatch.setattr("liveimpro.modelfile._sha256", never_read)
+    monkeypatch.setattr("liveimpro.core.modelfile._sha256", never_read)
     with pytest.raises(ModelFileError, match=r"1,073,741,824 bytes, but model.json implies"):
         load_model(model_copy)
 

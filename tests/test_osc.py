@@ -21,10 +21,10 @@ from pythonosc.udp_client import SimpleUDPClient
 from test_ctl import control_config
 from test_daemon import Daemon, play_phrase
 
-from liveimpro.client import Client, ControlError
-from liveimpro.jackpeers import MidiDump
-from liveimpro.osc import OscBridge, from_osc, to_osc
-from liveimpro.settings import ControlSettings
+from liveimpro.config.settings import ControlSettings
+from liveimpro.control.client import Client, ControlError
+from liveimpro.harness.jackpeers import MidiDump
+from liveimpro.surfaces.osc import OscBridge, from_osc, to_osc
 
 WAIT_S = 20.0  # generous: the machine is shared
 

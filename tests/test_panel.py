@@ -21,11 +21,11 @@ import pytest
 from test_ctl import control_config, ctl
 from test_daemon import Daemon, play_phrase
 
-from liveimpro.client import Client
-from liveimpro.jackpeers import MidiDump
-from liveimpro.jackserver import JackServer
-from liveimpro.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
-from liveimpro.protocol import PARAMETERS
+from liveimpro.control.client import Client
+from liveimpro.control.protocol import PARAMETERS
+from liveimpro.harness.jackpeers import MidiDump
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.surfaces.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
 
 WAIT_MS = 20_000  # generous: the machine is shared
 

@@ -1,9 +1,9 @@
 import mido
 import pytest
 
-from liveimpro.phrase import PhraseCapture
-from liveimpro.settings import PhraseSettings
-from liveimpro.vocabulary import NoteEvent
+from liveimpro.config.settings import PhraseSettings
+from liveimpro.live.phrase import PhraseCapture
+from liveimpro.music.vocabulary import NoteEvent
 
 
 def on(note: int, velocity: int = 80, channel: int = 0) -> mido.Message:

@@ -1,5 +1,5 @@
-from liveimpro.pianoroll import render
-from liveimpro.vocabulary import Note
+from liveimpro.harness.pianoroll import render
+from liveimpro.music.vocabulary import Note
 
 
 def test_call_and_response_marks_and_bar_lines():

@@ -1,4 +1,4 @@
-"""Tests for liveimpro.ports: naming, parsing, panic, and rtmidi over a real JACK server."""
+"""Tests for liveimpro.midi.ports: naming, parsing, panic, and rtmidi over a real JACK server."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveimpro.jackpeers import MidiDump, MidiSeq
-from liveimpro.jackserver import JackServer
-from liveimpro.ports import (
+from liveimpro.harness.jackpeers import MidiDump, MidiSeq
+from liveimpro.harness.jackserver import JackServer
+from liveimpro.midi.ports import (
     ALL_NOTES_OFF,
     AmbiguousPortName,
     MemoryInputPort,
@@ -340,7 +340,7 @@ def wait_for_line(port, timeout: float = RECEIVE_TIMEOUT_S) -> str | None:
 def test_a_peer_that_goes_away_is_reported_once_and_reconnected(
     jack_server: JackServer, backend: str
 ) -> None:
-    from liveimpro.jackmidi import JackInput, JackOutput
+    from liveimpro.midi.jackmidi import JackInput, JackOutput
 
     open_output = JackOutput if backend == "jack" else RtMidiOutput
     synth_client = f"synth-{backend}"

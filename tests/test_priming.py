@@ -7,13 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from liveimpro.continuation import build_continuation
-from liveimpro.inputstyle import InputStyle
-from liveimpro.modelfile import load_model
-from liveimpro.priming import PhrasePrimer
-from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
-from liveimpro.tonality import Scale
-from liveimpro.vocabulary import Note, notes_from_events, notes_to_events
+from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.inputstyle import InputStyle
+from liveimpro.core.modelfile import load_model
+from liveimpro.core.priming import PhrasePrimer
+from liveimpro.music.tonality import Scale
+from liveimpro.music.vocabulary import Note, notes_from_events, notes_to_events
 
 FOLK = InputStyle("monophonic", (0, 6, 8, 12, 16, 18), 88, (-6, 5))
 # A tune in D major, as written: legato, on the grid, one velocity.

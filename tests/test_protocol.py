@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveimpro.protocol import (
+from liveimpro.config.settings import field_specs
+from liveimpro.control.protocol import (
     COMMANDS,
     PARAMETERS,
     ProtocolError,
@@ -21,7 +22,6 @@ from liveimpro.protocol import (
     parse_reply,
     parse_request,
 )
-from liveimpro.settings import field_specs
 
 CAP = 4096
 scalars = st.one_of(

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from liveimpro.settings import field_specs, section_types
+from liveimpro.config.settings import field_specs, section_types
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

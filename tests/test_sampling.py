@@ -3,9 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveimpro.sampling import NoteLimits, Sampler, TokenMask
-from liveimpro.settings import SamplingSettings
-from liveimpro.vocabulary import EventDecoder, Vocabulary
+from liveimpro.config.settings import SamplingSettings
+from liveimpro.core.sampling import NoteLimits, Sampler, TokenMask
+from liveimpro.music.vocabulary import EventDecoder, Vocabulary
 
 VOCAB = Vocabulary()
 

@@ -3,12 +3,12 @@ import itertools
 import pytest
 from midicheck import stuck_notes
 
-from liveimpro.clock import TempoClock
-from liveimpro.continuation import build_continuation
-from liveimpro.modelfile import load_model
-from liveimpro.ports import ALL_NOTES_OFF, MemoryOutputPort
-from liveimpro.scheduler import ResponseScheduler
-from liveimpro.settings import NotesSettings, SamplingSettings
+from liveimpro.config.settings import NotesSettings, SamplingSettings
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.modelfile import load_model
+from liveimpro.live.clock import TempoClock
+from liveimpro.live.scheduler import ResponseScheduler
+from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryOutputPort
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock
 

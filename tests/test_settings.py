@@ -1,4 +1,4 @@
-"""Tests for liveimpro.settings: the spec-driven checks, TOML loading and config.toml."""
+"""Tests for liveimpro.config.settings: the spec-driven checks, TOML loading and config.toml."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from liveimpro.settings import (
+from liveimpro.config.settings import (
     REPO_MODELS_DIR,
     AdaptationSettings,
     ClockSettings,

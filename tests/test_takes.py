@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from liveimpro.continuation import build_continuation
-from liveimpro.modelfile import load_model
-from liveimpro.settings import NotesSettings, SamplingSettings
-from liveimpro.takes import Replay, Take, TakeRecorder, moved_by
-from liveimpro.vocabulary import NoteEvent
+from liveimpro.config.settings import NotesSettings, SamplingSettings
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.modelfile import load_model
+from liveimpro.live.takes import Replay, Take, TakeRecorder, moved_by
+from liveimpro.music.vocabulary import NoteEvent
 
 
 @pytest.fixture

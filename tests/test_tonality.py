@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from liveimpro.tonality import MODES, Scale, find_key, key_of_notes, parse_scale
-from liveimpro.vocabulary import Note
+from liveimpro.music.tonality import MODES, Scale, find_key, key_of_notes, parse_scale
+from liveimpro.music.vocabulary import Note
 
 
 def _melody(pitches: list[int], lengths: list[int] | None = None) -> list[Note]:

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liveimpro.vocabulary import (
+from liveimpro.music.vocabulary import (
     EventDecoder,
     EventEncoder,
     Note,

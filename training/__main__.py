@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from liveimpro.settings import REPO_MODELS_DIR
+from liveimpro.config.settings import REPO_MODELS_DIR
 from training import prepare as prepare_stage
 from training.evaluate import EvaluateOptions, evaluate
 from training.export import export

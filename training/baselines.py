@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from liveimpro.adaptation import (
+from liveimpro.core.adaptation import (
     COMBINATIONS,
     Combination,
     ShortTermModel,
@@ -32,7 +32,7 @@ from liveimpro.adaptation import (
     normalised_entropy,
     weighted_mixture,
 )
-from liveimpro.vocabulary import Vocabulary
+from liveimpro.music.vocabulary import Vocabulary
 
 BOS = Vocabulary.BOS
 MAX_ORDER = 20

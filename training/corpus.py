@@ -31,7 +31,7 @@ import music21
 import pretty_midi
 from music21 import abcFormat, converter, harmony, key, meter, pitch, stream
 
-from liveimpro.vocabulary import TICKS_PER_BEAT, Note, normalize_notes
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, normalize_notes
 
 DEFAULT_VELOCITY = 90  # the scores carry no dynamics
 DEFAULT_TICKS_PER_BAR = 4 * TICKS_PER_BEAT  # 4/4 when a piece names no meter
@@ -74,7 +74,7 @@ class Piece:
 
     name: str  # unique id, e.g. "essenFolksong/han1.abc#12"
     collection: str
-    notes: tuple[Note, ...]  # normalized (see liveimpro.vocabulary.normalize_notes)
+    notes: tuple[Note, ...]  # normalized (see liveimpro.music.vocabulary.normalize_notes)
     ticks_per_bar: int
     tonic: int | None  # pitch class 0-11, None when unknown
     licence: str

@@ -10,7 +10,7 @@ in the run folder:
   models would only be slowed by it) and scored on the same test tokens;
 - continuation statistics: the NumPy engine, primed with the first bars of test
   pieces, samples as long as the real continuation; both are compared by
-  :func:`liveimpro.musicstats.continuation_stats`.
+  :func:`liveimpro.music.musicstats.continuation_stats`.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from liveimpro.adaptation import mix_by_entropy
-from liveimpro.continuation import build_continuation
-from liveimpro.model import ModelSpec, export_weights
-from liveimpro.modelfile import LoadedModel
-from liveimpro.musicstats import IntervalNgramIndex, continuation_stats
-from liveimpro.settings import AdaptationSettings, NotesSettings, SamplingSettings
-from liveimpro.shards import Shard, load_shard
-from liveimpro.vocabulary import Note, Vocabulary, VocabularySpec, decode, notes_from_events
+from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
+from liveimpro.core.adaptation import mix_by_entropy
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.model import ModelSpec, export_weights
+from liveimpro.core.modelfile import LoadedModel
+from liveimpro.core.shards import Shard, load_shard
+from liveimpro.music.musicstats import IntervalNgramIndex, continuation_stats
+from liveimpro.music.vocabulary import Note, Vocabulary, VocabularySpec, decode, notes_from_events
 from training.baselines import evaluate_baselines, short_term_distributions
 from training.train import build_model_for_run
 

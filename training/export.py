@@ -1,6 +1,6 @@
 """The export stage: a finished, evaluated run becomes ``models/NAME/``.
 
-Writes the model directory through :func:`liveimpro.modelfile.save_model`
+Writes the model directory through :func:`liveimpro.core.modelfile.save_model`
 (training facts and test metrics go into model.json), adds ``MODEL_CARD.md``
 and the learning curve next to it, then loads the directory back and lets the
 NumPy engine play a few beats, so a broken export fails here and not on stage.
@@ -15,19 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from liveimpro.continuation import build_continuation
-from liveimpro.inputstyle import InputStyle
-from liveimpro.model import ModelSpec, export_weights
-from liveimpro.modelfile import LoadedModel, load_model, save_model
-from liveimpro.musicstats import polyphony
-from liveimpro.settings import (
+from liveimpro.config.settings import (
     REPO_MODELS_DIR,
     AdaptationSettings,
     NotesSettings,
     SamplingSettings,
 )
-from liveimpro.shards import Shard, load_shard
-from liveimpro.vocabulary import (
+from liveimpro.core.continuation import build_continuation
+from liveimpro.core.inputstyle import InputStyle
+from liveimpro.core.model import ModelSpec, export_weights
+from liveimpro.core.modelfile import LoadedModel, load_model, save_model
+from liveimpro.core.shards import Shard, load_shard
+from liveimpro.music.musicstats import polyphony
+from liveimpro.music.vocabulary import (
     TICKS_PER_BEAT,
     Note,
     Vocabulary,
@@ -140,7 +140,7 @@ validation pieces were not.
 ## Input style (model.json `input`)
 
 What the training data looked like, so that a performance is reshaped to match before it
-primes the model (`liveimpro.inputstyle`): {style.texture}; onsets at ticks
+primes the model (`liveimpro.core.inputstyle`): {style.texture}; onsets at ticks
 {list(style.onset_grid) or "anywhere"} of each 24-tick beat; velocity
 {style.velocity or "as played"}; trained in transpositions {style.transpositions[0]} to
 {style.transpositions[1]} semitones from the tune's key aligned to C

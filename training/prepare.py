@@ -7,8 +7,8 @@ the seed (so a rerun gives the same split) -> tokenise as ``[BOS] + encode(notes
 + [EOS]``. Only then are training pieces transposed over the augmentation range,
 so every transposition of a piece stays in its piece's split.
 
-Each split is saved as one ``.npz`` shard (see :class:`liveimpro.shards.Shard`) in a folder named
-by a hash of the options, the sources' identities, the vocabulary spec and
+Each split is saved as one ``.npz`` shard (see :class:`liveimpro.core.shards.Shard`) in a
+folder named by a hash of the options, the sources' identities, the vocabulary spec and
 :data:`FORMAT_VERSION`; a rerun with the same inputs finds it and reads nothing.
 
 Command line::
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveimpro.vocabulary import Note, Vocabulary, VocabularySpec, encode
+from liveimpro.music.vocabulary import Note, Vocabulary, VocabularySpec, encode
 from training.corpus import NAMED_SOURCES, Piece, read_source, source_fingerprint
 
 FORMAT_VERSION = 1  # bump when reading or tokenising changes, so old caches are not reused

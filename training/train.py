@@ -29,9 +29,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from liveimpro.model import ModelSpec, build_keras_model, check_hyperparameter
-from liveimpro.shards import Shard, load_shard
-from liveimpro.vocabulary import Vocabulary, VocabularySpec
+from liveimpro.core.model import ModelSpec, build_keras_model, check_hyperparameter
+from liveimpro.core.shards import Shard, load_shard
+from liveimpro.music.vocabulary import Vocabulary, VocabularySpec
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY_FILE = "history.csv"
@@ -40,7 +40,7 @@ FINAL_LEARNING_RATE_FRACTION = 0.05  # the linear decay ends at 5 % of the start
 
 log = logging.getLogger(__name__)
 
-_MODEL_FIELDS = ("layers", "units", "embed_dim", "dropout")  # checked by liveimpro.model
+_MODEL_FIELDS = ("layers", "units", "embed_dim", "dropout")  # checked by liveimpro.core.model
 _INT_LIMITS = {
     "seq_len": (2, 65536),
     "batch": (1, 65536),

@@ -1,0 +1,1 @@
+"""Settings: config.toml's sections, their ranges and their one loader."""

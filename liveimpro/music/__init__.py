@@ -1,0 +1,4 @@
+"""Notes and their language: the token vocabulary, keys and scales, note statistics.
+
+Imports nothing else of liveimpro but errors.
+"""
