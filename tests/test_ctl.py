@@ -19,8 +19,8 @@ import zmq
 from midicheck import stuck_notes
 from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
-from liveimpro.cli.ctl import parse_value, request_params
 from liveimpro.cli.commands import main
+from liveimpro.cli.ctl import parse_value, request_params
 from liveimpro.control.client import Client, ControlError, Subscription
 from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.harness.jackserver import JackServer
