@@ -1,6 +1,6 @@
 """The models that ship with liveimpro, one folder each (``model.json``, ``weights.npz``, card).
 
-This folder is installed as the package ``liveimpro.models`` (``setup.py`` maps it), so an
+This folder is installed as the package ``liveimpro.models`` (pyproject.toml maps it), so an
 installed liveimpro carries its models and finds them here, editable or not. It imports nothing
 of liveimpro, so any layer may import it. ``python -m training export`` adds new models here.
 """

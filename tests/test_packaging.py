@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "liveimpro", "models", "training")
+BUILD_INPUTS = ("pyproject.toml", "README.md", "liveimpro", "models", "training")
 SHIPPED = ("chorale", "folk")
 CODE_ALLOWANCE = 5 * 2**20  # bytes the wheel may hold besides the models
 
@@ -78,6 +78,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 def test_the_wheel_is_liveimpro_and_its_models_only(installed: Installed) -> None:
     names = zipfile.ZipFile(installed.wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"liveimpro", "liveimpro-0.1.0.dist-info"}
+    inits = ROOT.glob("liveimpro/**/__init__.py")
+    packages = {str(init.parent.relative_to(ROOT)) for init in inits}
+    assert packages <= {name.rsplit("/", 1)[0] for name in names}, "missing from pyproject"
     for model in SHIPPED:
         assert f"liveimpro/models/{model}/model.json" in names
         assert f"liveimpro/models/{model}/weights.npz" in names
