@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import pytest
 
 from liveimpro.config.settings import (
-    REPO_MODELS_DIR,
     AdaptationSettings,
     ClockSettings,
     ModelSettings,
@@ -27,6 +26,7 @@ from liveimpro.config.settings import (
     setting,
     settings_toml,
 )
+from liveimpro.models import SHIPPED_MODELS_DIR
 
 CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
 
@@ -250,10 +250,10 @@ def test_a_new_section_only_needs_setting_fields() -> None:
 # Model location ----------------------------------------------------------------
 
 
-def test_models_path_defaults_to_the_repository_models_folder(tmp_path: Path) -> None:
-    assert ModelSettings().models_path() == REPO_MODELS_DIR
+def test_models_path_defaults_to_the_shipped_models_the_repository_folder(tmp_path: Path) -> None:
+    assert ModelSettings().models_path() == SHIPPED_MODELS_DIR
     assert ModelSettings(models_dir=str(tmp_path)).models_path() == tmp_path
-    assert CONFIG_TOML.parent / "models" == REPO_MODELS_DIR
+    assert CONFIG_TOML.parent / "models" == SHIPPED_MODELS_DIR  # an editable install's
 
 
 def test_empty_model_name_is_rejected() -> None:

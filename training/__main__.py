@@ -20,10 +20,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from liveimpro.config.settings import REPO_MODELS_DIR
 from training import prepare as prepare_stage
 from training.evaluate import EvaluateOptions, evaluate
-from training.export import export
+from training.export import REPO_MODELS_DIR, export
 from training.prepare import SPLITS, PrepareOptions, prepare
 from training.train import TrainOptions, train
 

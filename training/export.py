@@ -15,12 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from liveimpro.config.settings import (
-    REPO_MODELS_DIR,
-    AdaptationSettings,
-    NotesSettings,
-    SamplingSettings,
-)
+from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
 from liveimpro.core.continuation import build_continuation
 from liveimpro.core.inputstyle import InputStyle
 from liveimpro.core.model import ModelSpec, export_weights
@@ -41,6 +36,8 @@ from training.prepare import COUNTS_FILE
 from training.train import build_model_for_run, tokens_seen, train_time_s
 
 MODEL_CARD = "MODEL_CARD.md"
+# Training runs from a checkout: new models go into the repository's models/, beside the shipped.
+REPO_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 CHECK_BEATS = 8  # beats the engine generates after loading the export
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from liveimpro.errors import SettingTypeError, SettingValueError, UserError
+from liveimpro.models import SHIPPED_MODELS_DIR
 from liveimpro.music.tonality import parse_scale
 
 SPEC_KEY = "liveimpro.setting"
-REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,9 @@ class ModelSettings(Section):
     SECTION = "model"
 
     name: str = setting("folk", "model name under models_dir, or a path to a model directory")
-    models_dir: str = setting("", "folder of named models; empty = the repository's models/")
+    models_dir: str = setting(
+        "", "folder of named models; empty = the models shipped with liveimpro"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -145,7 +147,7 @@ class ModelSettings(Section):
 
     def models_path(self) -> Path:
         """The folder of named models (a relative ``models_dir`` is taken from the cwd)."""
-        return Path(self.models_dir).expanduser() if self.models_dir else REPO_MODELS_DIR
+        return Path(self.models_dir).expanduser() if self.models_dir else SHIPPED_MODELS_DIR
 
 
 @dataclass(frozen=True)

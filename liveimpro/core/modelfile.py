@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from liveimpro.config.settings import REPO_MODELS_DIR
 from liveimpro.core.inputstyle import InputStyle
 from liveimpro.core.model import ModelSpec, weight_shapes
 from liveimpro.errors import UserError
+from liveimpro.models import SHIPPED_MODELS_DIR
 from liveimpro.music.vocabulary import Vocabulary, VocabularySpec
 
 FORMAT_VERSION = 1
@@ -194,14 +194,14 @@ def load_model(directory: Path) -> LoadedModel:
     )
 
 
-def available_models(models_dir: Path = REPO_MODELS_DIR) -> list[str]:
+def available_models(models_dir: Path = SHIPPED_MODELS_DIR) -> list[str]:
     """Names of the model directories (those holding a model.json)."""
     if not models_dir.is_dir():
         return []
     return sorted(p.name for p in models_dir.iterdir() if (p / METADATA_FILE).is_file())
 
 
-def resolve_model(name_or_path: str, models_dir: Path = REPO_MODELS_DIR) -> Path:
+def resolve_model(name_or_path: str, models_dir: Path = SHIPPED_MODELS_DIR) -> Path:
     """The directory of a model given by name (under models_dir) or by path."""
     as_path = Path(name_or_path).expanduser()
     if (as_path / METADATA_FILE).is_file():
