@@ -11,19 +11,16 @@ from typing import Any, ClassVar
 
 import pytest
 
+from liveimpro.config.fields import Section, check_value, field_specs, setting
 from liveimpro.config.settings import (
     AdaptationSettings,
     ClockSettings,
     ModelSettings,
     NotesSettings,
     SamplingSettings,
-    Section,
     Settings,
-    check_value,
-    field_specs,
     load_settings,
     section_types,
-    setting,
     settings_toml,
 )
 from liveimpro.models import SHIPPED_MODELS_DIR
