@@ -11,12 +11,11 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
-from functools import partial
 from types import FrameType
 
 import mido
 
-from liveimpro.config.settings import ClockSettings, DaemonSettings, Settings
+from liveimpro.config.settings import ClockSettings, Settings
 from liveimpro.control.commands import Controls
 from liveimpro.control.server import ControlPlane
 from liveimpro.core.continuation import build_continuation
@@ -25,7 +24,8 @@ from liveimpro.core.modelfile import load_model, resolve_model
 from liveimpro.live.clocksync import build_clock
 from liveimpro.live.improviser import Improviser
 from liveimpro.live.scheduler import ResponseScheduler
-from liveimpro.midi.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
+from liveimpro.midi.factory import open_ports
+from liveimpro.midi.ports import InputPort
 from liveimpro.midi.system import check_midi_system
 from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
@@ -33,27 +33,6 @@ POLL_TIMEOUT_S = 0.002  # input wait per loop turn; bounds how late the lookahea
 RECONNECT_INTERVAL_S = 1.0
 MESSAGES_PER_TURN = 64  # input handled between two updates of the response and stop checks
 CLOCK_START_LEAD_S = 0.1  # tick 0 lies this far after startup, so MIDI start can be queued
-
-
-def open_ports(settings: DaemonSettings) -> tuple[InputPort, OutputPort, float]:
-    """The input and output ports, and the ports' clock units per second."""
-    if settings.api == "jack":
-        from liveimpro.midi.jackmidi import JackInput, JackOutput
-
-        open_input = partial(JackInput, client_name="liveimpro-in")
-        open_output = partial(JackOutput, client_name="liveimpro-out")
-    else:
-        open_input = partial(RtMidiInput, api=settings.api)
-        open_output = partial(RtMidiOutput, api=settings.api)
-    midi_in = open_input(settings.input or None)
-    try:
-        midi_out = open_output(settings.output or None)
-    except BaseException:
-        midi_in.close()
-        raise
-    # JACK ports count frames; rtmidi ports count time.monotonic() seconds
-    units_per_second = float(midi_out.samplerate) if settings.api == "jack" else 1.0
-    return midi_in, midi_out, units_per_second
 
 
 def serve(
@@ -203,17 +182,4 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
         finally:
             midi_out.close()
             midi_in.close()
-    return 0
-
-
-def print_ports(api: str) -> int:
-    """Print the MIDI ports an input can listen to and an output can play to."""
-    from liveimpro.midi.ports import list_ports
-
-    check_midi_system(api)
-    ports = list_ports(api)
-    for heading, key in (("inputs (listen to)", "inputs"), ("outputs (play to)", "outputs")):
-        print(f"{heading}:")
-        for name in ports[key]:
-            print(f"  {name}")
     return 0

@@ -14,7 +14,7 @@ from liveimpro.harness.callresponse import (
     received_notes,
 )
 from liveimpro.live.clock import TempoClock
-from liveimpro.midi.ports import MemoryOutputPort
+from liveimpro.midi.memory import MemoryOutputPort
 from liveimpro.music.vocabulary import Note
 
 RATE = 48000.0

@@ -15,7 +15,7 @@ from liveimpro.config.settings import (
 )
 from liveimpro.live.clock import Clock, TempoClock
 from liveimpro.live.clocksync import ExternalClock, build_clock
-from liveimpro.midi.ports import ALL_NOTES_OFF
+from liveimpro.midi.wire import ALL_NOTES_OFF
 
 RATE = 48000  # frames per second, as JACK counts them
 

@@ -25,7 +25,8 @@ from liveimpro.harness.benchdaemon import sounding_at_end
 from liveimpro.harness.jackpeers import MidiClock, MidiDump, unique_client_name
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.jackmidi import JackInput, JackOutput
-from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
+from liveimpro.midi.memory import MemoryInputPort, MemoryOutputPort
+from liveimpro.midi.wire import ALL_NOTES_OFF
 
 DAEMON_INPUT = "liveimpro-in:liveimpro in"
 DAEMON_OUTPUT = "liveimpro-out:liveimpro out"

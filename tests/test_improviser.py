@@ -13,7 +13,7 @@ from liveimpro.config.settings import (
 )
 from liveimpro.live.clock import TempoClock
 from liveimpro.live.improviser import velocity_follower
-from liveimpro.midi.ports import ALL_NOTES_OFF
+from liveimpro.midi.wire import ALL_NOTES_OFF
 
 
 class Rig(ImproviserRig):

@@ -1,4 +1,4 @@
-"""Tests for liveimpro.midi.ports: naming, parsing, panic, and rtmidi over a real JACK server."""
+"""Tests for liveimpro.midi (ports, wire, memory, rtmidi): names, parsing, panic, rtmidi on JACK."""
 
 from __future__ import annotations
 
@@ -15,20 +15,10 @@ from hypothesis import strategies as st
 
 from liveimpro.harness.jackpeers import MidiDump, MidiSeq
 from liveimpro.harness.jackserver import JackServer
-from liveimpro.midi.ports import (
-    ALL_NOTES_OFF,
-    AmbiguousPortName,
-    MemoryInputPort,
-    MemoryOutputPort,
-    PortNameError,
-    PortNotFound,
-    RtMidiInput,
-    RtMidiOutput,
-    WireNotes,
-    list_ports,
-    reset_messages,
-    resolve_port_name,
-)
+from liveimpro.midi.memory import MemoryInputPort, MemoryOutputPort
+from liveimpro.midi.ports import AmbiguousPortName, PortNameError, PortNotFound, resolve_port_name
+from liveimpro.midi.rtmidi import RtMidiInput, RtMidiOutput, list_ports
+from liveimpro.midi.wire import ALL_NOTES_OFF, WireNotes, reset_messages
 
 NOTE_ON_60 = bytes([0x90, 60, 100])
 RECEIVE_TIMEOUT_S = 2.0

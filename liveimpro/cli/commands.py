@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from liveimpro.cli import ctl
+from liveimpro.cli import bench, ctl, keygen
 from liveimpro.cli.args import settings_from_args, with_given
 from liveimpro.config.settings import MIDI_APIS
-from liveimpro.errors import UsageError, UserError
+from liveimpro.errors import UserError
 
 PANEL_HOST, PANEL_PORT = "127.0.0.1", 8766
 OSC_PORT, OSC_REPLY_PORT = 9000, 9001
@@ -54,86 +53,6 @@ def cmd_continue(args: argparse.Namespace) -> int:
         f"wrote {args.output}: {len(notes)} phrase notes + {played} continuation notes "
         f"({beats:g} beats, model {model.name})"
     )
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from liveimpro.harness.bench import bench_engine
-
-    print(json.dumps(bench_engine(args.sizes, steps=args.steps, models=args.model), indent=2))
-    return 0
-
-
-def cmd_bench_daemon(args: argparse.Namespace) -> int:
-    from liveimpro.harness import benchdaemon
-
-    options = {"model": args.model, "period": args.period}
-    if args.what == "latency":
-        result = benchdaemon.bench_latency(
-            lengths=tuple(args.lengths), phrases=args.phrases, **options
-        )
-    elif args.what == "jitter":
-        result = benchdaemon.bench_jitter(beats=args.beats, bpm=args.bpm, **options)
-    elif args.what == "startup":
-        result = benchdaemon.bench_startup(runs=args.runs, **options)
-    elif args.what == "soak":
-        result = benchdaemon.bench_soak(minutes=args.minutes, every_s=args.every, **options)
-    else:
-        result = benchdaemon.bench_idle(seconds=args.seconds, **options)
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def cmd_bench_panel(args: argparse.Namespace) -> int:
-    from liveimpro.harness.benchpanel import bench_panel
-
-    result = bench_panel(
-        model=args.model, panels=args.panels, rounds=args.rounds, period=args.period
-    )
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def cmd_bench_control(args: argparse.Namespace) -> int:
-    from liveimpro.harness.benchcontrol import bench_control
-
-    result = bench_control(
-        model=args.model, requests=args.requests, seconds=args.seconds, rate=args.rate
-    )
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-def cmd_bench_quality(args: argparse.Namespace) -> int:
-    from liveimpro.core.engine import pin_blas_threads
-    from liveimpro.core.modelfile import load_model, resolve_model
-    from liveimpro.harness.benchquality import bench_quality
-
-    if args.pieces < 1:
-        raise UsageError(f"--pieces must be at least 1, got {args.pieces}")
-    pin_blas_threads()
-    settings = settings_from_args(args)
-    model_settings = with_given(settings.model, name=args.model)
-    model = load_model(resolve_model(model_settings.name, model_settings.models_path()))
-    sampling = with_given(
-        settings.sampling,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        scale=args.scale,
-    )
-    enabled = None if args.adaptation is None else args.adaptation == "on"
-    adaptation = with_given(settings.adaptation, enabled=enabled)
-    data = args.data or Path(model.training.get("prepared_dir", "runs/prepared"))
-    result = bench_quality(
-        model,
-        data,
-        pieces=args.pieces,
-        sampling=sampling,
-        adaptation=adaptation,
-        seed=args.seed,
-    )
-    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -212,17 +131,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
-    from liveimpro.daemon import print_ports
+    """Print the MIDI ports an input can listen to and an output can play to."""
+    from liveimpro.midi.rtmidi import list_ports
+    from liveimpro.midi.system import check_midi_system
 
-    return print_ports(args.api)
-
-
-def model_size(text: str) -> tuple[int, int]:
-    """LAYERSxUNITS, such as 2x512, as (layers, units)."""
-    layers, _, units = text.partition("x")
-    if not (layers.isdigit() and units.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected LAYERSxUNITS such as 2x512, got {text!r}")
-    return int(layers), int(units)
+    check_midi_system(args.api)
+    ports = list_ports(args.api)
+    for heading, key in (("inputs (listen to)", "inputs"), ("outputs (play to)", "outputs")):
+        print(f"{heading}:")
+        for name in ports[key]:
+            print(f"  {name}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,95 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     cont.add_argument("--show", action="store_true", help="print call and response as a piano roll")
     cont.set_defaults(run=cmd_continue)
 
-    bench = commands.add_parser("bench", help="print benchmark figures as JSON")
-    bench_kinds = bench.add_subparsers(dest="what", required=True)
-    engine = bench_kinds.add_parser("engine", help="per-step latency: NumPy vs Keras")
-    engine.add_argument(
-        "--sizes", nargs="*", type=model_size, default=[(2, 512)], help="LAYERSxUNITS, e.g. 2x512"
-    )
-    engine.add_argument(
-        "--model",
-        nargs="*",
-        default=None,
-        help="shipped model names to include (default: all in models/)",
-    )
-    engine.add_argument("--steps", type=int, default=2000, help="engine steps per size")
-    engine.set_defaults(run=cmd_bench)
-    daemon_kinds = {
-        "latency": "phrase end -> first answer note, p50/p99 per phrase length",
-        "jitter": "answer timing against the ideal tick grid at the receiver",
-        "startup": "daemon start to ready, memory, no TensorFlow",
-        "idle": "the daemon's CPU while it waits",
-        "soak": "call and response for minutes: answers, stuck notes, memory, timing",
-    }
-    daemon_benches = {}
-    for what, help_text in daemon_kinds.items():
-        kind = bench_kinds.add_parser(
-            what, help=f"live daemon on a private JACK server: {help_text}"
-        )
-        kind.add_argument("--model", default="folk", help="model name (under models/) or path")
-        kind.add_argument("--period", type=int, default=256, help="JACK period in frames")
-        kind.set_defaults(run=cmd_bench_daemon)
-        daemon_benches[what] = kind
-    daemon_benches["latency"].add_argument(
-        "--lengths", type=int, nargs="+", default=[8, 64, 512], help="phrase lengths in notes"
-    )
-    daemon_benches["latency"].add_argument(
-        "--phrases", type=int, default=20, help="phrases played per length"
-    )
-    daemon_benches["jitter"].add_argument(
-        "--beats", type=float, default=32.0, help="length of the answer measured, in beats"
-    )
-    daemon_benches["jitter"].add_argument(
-        "--bpm", type=float, default=120.0, help="tempo of the daemon's clock"
-    )
-    daemon_benches["startup"].add_argument("--runs", type=int, default=5, help="daemon starts")
-    daemon_benches["idle"].add_argument(
-        "--seconds", type=float, default=10.0, help="idle wall time measured"
-    )
-    daemon_benches["soak"].add_argument(
-        "--minutes", type=float, default=60.0, help="how long to play (default: 60)"
-    )
-    daemon_benches["soak"].add_argument(
-        "--every", type=float, default=3.0, help="seconds from one phrase to the next"
-    )
-
-    control = bench_kinds.add_parser(
-        "control", help="control round trip in an answer; output jitter with and without load"
-    )
-    control.add_argument("--model", default="folk", help="model name (under models/) or path")
-    control.add_argument("--requests", type=int, default=2000, help="round trips timed")
-    control.add_argument("--seconds", type=float, default=8.0, help="jitter measured per case")
-    control.add_argument("--rate", type=int, default=1000, help="control load, requests/s")
-    control.set_defaults(run=cmd_bench_control)
-
-    panel_bench = bench_kinds.add_parser(
-        "panel", help="daemon CPU with and without open panels; event to frame in the page"
-    )
-    panel_bench.add_argument("--model", default="folk", help="model name (under models/) or path")
-    panel_bench.add_argument("--panels", type=int, default=2, help="panels open at once")
-    panel_bench.add_argument("--rounds", type=int, default=4, help="calls and answers per stretch")
-    panel_bench.add_argument("--period", type=int, default=256, help="JACK period in frames")
-    panel_bench.set_defaults(run=cmd_bench_panel)
-
-    quality = bench_kinds.add_parser(
-        "quality", help="answers to score, transposed and performed primes on the test split"
-    )
-    quality.add_argument("--model", help="model name (under models/) or path")
-    quality.add_argument(
-        "--data", type=Path, help="prepared data folder holding test.npz (default: the model's)"
-    )
-    quality.add_argument("--pieces", type=int, default=200, help="test pieces (default: 200)")
-    quality.add_argument("--temperature", type=float, help="sampling temperature, 0 < T <= 5")
-    quality.add_argument("--top-p", type=float, help="nucleus sampling mass, 0 < p <= 1")
-    quality.add_argument("--scale", help="scale lock while sampling (sampling.scale)")
-    quality.add_argument(
-        "--adaptation",
-        choices=("on", "off"),
-        help="mix in the short-term model (adaptation.enabled)",
-    )
-    quality.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    quality.set_defaults(run=cmd_bench_quality)
+    bench.add_parsers(commands)
 
     models = commands.add_parser("models", help="list the available models")
     models.set_defaults(run=cmd_models)
@@ -386,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     ports.set_defaults(run=cmd_ports)
 
     ctl.add_parsers(commands)
+    keygen.add_parsers(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The ``liveimpro ctl`` and ``liveimpro keygen`` commands: a command-line client.
+"""The ``liveimpro ctl`` command: a command-line client of a running daemon.
 
     liveimpro ctl status
     liveimpro ctl set temperature 0.8
@@ -24,7 +24,7 @@ WATCH = "watch"
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    """Add ``ctl`` and ``keygen`` to the ``liveimpro`` command line."""
+    """Add ``ctl`` to the ``liveimpro`` command line."""
     listing = ", ".join([*COMMANDS, WATCH])
     ctl = commands.add_parser(
         "ctl", help="control a running daemon", description=f"commands: {listing}"
@@ -37,13 +37,6 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     ctl.add_argument("cmd", choices=[*COMMANDS, WATCH], metavar="COMMAND", help=listing)
     ctl.add_argument("args", nargs="*", metavar="ARG", help="the command's parameters, in order")
     ctl.set_defaults(run=cmd_ctl)
-
-    keygen = commands.add_parser(
-        "keygen", help="create a CurveZMQ key pair: NAME.key (public) and NAME.key_secret"
-    )
-    keygen.add_argument("name", help="file name of the pair, e.g. server or a client's name")
-    keygen.add_argument("--dir", type=Path, default=Path("."), help="folder to write into")
-    keygen.set_defaults(run=cmd_keygen)
 
 
 def parse_value(text: str) -> Any:
@@ -90,12 +83,4 @@ def watch(daemon: Any, topics: list[str], count: int | None) -> int:
                 seen += 1
         except KeyboardInterrupt:
             pass
-    return 0
-
-
-def cmd_keygen(args: argparse.Namespace) -> int:
-    from liveimpro.control.keys import create_key_pair
-
-    public, secret = create_key_pair(args.dir, args.name)
-    print(f"wrote {public} (public: hand it out) and {secret} (secret: keep it)")
     return 0

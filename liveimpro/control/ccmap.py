@@ -14,7 +14,7 @@ import mido
 
 from liveimpro.config.settings import CcSettings, Settings
 from liveimpro.control.protocol import Request
-from liveimpro.midi.ports import SUSTAIN_CC
+from liveimpro.midi.wire import SUSTAIN_CC
 from liveimpro.music.tonality import SCALE_FROM_PHRASE, SCALE_OFF
 
 PRESSED = 64  # a button's value from here up means pressed

@@ -28,7 +28,8 @@ from liveimpro.harness.daemonprocess import DaemonProcess
 from liveimpro.harness.demo import DEMO_PHRASE
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.midi.midifile import read_phrase
-from liveimpro.midi.ports import ALL_NOTES_OFF, DEFAULT_INPUT_NAME
+from liveimpro.midi.ports import DEFAULT_INPUT_NAME
+from liveimpro.midi.wire import ALL_NOTES_OFF
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note
 
 LATENCY_BPM = 300.0  # fast, so that 512-note phrases take seconds: a tick is 400 frames

@@ -14,7 +14,8 @@ from types import TracebackType
 from typing import Self
 
 from liveimpro.harness.jackserver import JackServer
-from liveimpro.midi.ports import InputPort, OutputPort, RtMidiInput, RtMidiOutput
+from liveimpro.midi.ports import InputPort, OutputPort
+from liveimpro.midi.rtmidi import RtMidiInput, RtMidiOutput
 from liveimpro.midi.system import ALSA_SEQUENCER, MidiSystemError, choose_api, jack_facts
 
 JACK_INSTALL_HINT = "apt-get install --no-install-recommends jackd2"

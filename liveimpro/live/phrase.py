@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import mido
 
 from liveimpro.config.settings import PhraseSettings
-from liveimpro.midi.ports import SUSTAIN_CC
+from liveimpro.midi.wire import SUSTAIN_CC
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent
 
 PEDAL_DOWN = 64  # controller values from here up mean "on"

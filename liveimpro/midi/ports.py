@@ -1,12 +1,16 @@
 """MIDI input and output ports with a common interface, whatever the backend.
 
+The base classes here hold what every port does; a backend fills in their hooks (``now``,
+``_send``, ``_send_at``, ``_cancel_pending``, ``_retime``, ``_close``, and for reconnecting
+``_peer_connected`` and ``_reconnect``), as mido's backends do. The backends:
+
+    liveimpro.midi.jackmidi   JACK-native, frame-accurate; JACK frame time (an int, in samples)
+    liveimpro.midi.rtmidi     ALSA, JACK, CoreMIDI, WinMM; time.monotonic() seconds
+    liveimpro.midi.memory     for tests; whatever clock the test passes in
+
 Every port has its own clock, read with ``now()``. Received messages carry their
 arrival time in that clock as ``message.time``, and ``OutputPort.send_at`` takes a
-time in it:
-
-    JACK-native ports (liveimpro.midi.jackmidi)   JACK frame time (an int, in samples)
-    rtmidi ports (this module)               time.monotonic() seconds
-    memory ports (this module)               whatever clock the test passes in
+time in it.
 
 A backend's realtime callback only parses and queues: bytes that form no valid
 message are dropped and counted in ``InputPort.dropped_bytes``, never raised.
@@ -14,37 +18,28 @@ message are dropped and counted in ``InputPort.dropped_bytes``, never raised.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import queue
-import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
 from types import TracebackType
 from typing import Self
 
 import mido
-import rtmidi
-from mido.messages.specs import SPEC_BY_STATUS, SYSEX_END, SYSEX_START
 
 from liveimpro.errors import UserError
+from liveimpro.midi.wire import (
+    ALL_NOTES_OFF,
+    MIDI_CHANNELS,
+    MidiStreamParser,
+    WireNotes,
+    reset_messages,
+)
+from liveimpro.midi.wire import SUSTAIN_CC as SUSTAIN_CC  # live.improviser imports it from here
 
 DEFAULT_INPUT_NAME = "liveimpro in"
 DEFAULT_OUTPUT_NAME = "liveimpro out"
 DEFAULT_CLIENT_NAME = "liveimpro"
-ALL_NOTES_OFF = 123  # controller number
-SUSTAIN_CC = 64
-MIDI_CHANNELS = 16
-MAX_SYSEX_BYTES = 65536  # a runaway sysex is dropped rather than buffered forever
-
-RTMIDI_APIS = {
-    "alsa": rtmidi.API_LINUX_ALSA,
-    "jack": rtmidi.API_UNIX_JACK,
-    "coremidi": rtmidi.API_MACOSX_CORE,
-    "winmm": rtmidi.API_WINDOWS_MM,
-}
 
 
 class PortNameError(UserError, ValueError):
@@ -76,133 +71,6 @@ def resolve_port_name(wanted: str, available: Sequence[str]) -> str:
     if len(matches) > 1:
         raise AmbiguousPortName(f"{wanted!r} matches {len(matches)} MIDI ports", matches)
     return matches[0]
-
-
-class MidiStreamParser:
-    """Splits a MIDI byte stream into mido messages, counting the bytes it must drop.
-
-    Unlike mido.Parser it keeps running status, and lets real-time bytes (clock,
-    start, stop...) interleave inside other messages, as the MIDI wire protocol allows.
-    """
-
-    def __init__(self) -> None:
-        self.dropped_bytes = 0
-        self._status = 0  # status of the message being assembled or running status; 0: none
-        self._data: list[int] = []  # data bytes gathered for that message
-        self._unused = 0  # bytes received that belong to no delivered message yet
-
-    def feed(self, data: bytes, arrival: float) -> list[mido.Message]:
-        """The messages completed by ``data``, stamped with ``arrival`` as their time."""
-        messages: list[mido.Message] = []
-        for byte in data:
-            if byte >= 0xF8:
-                self._feed_realtime(byte, arrival, messages)
-            elif byte == SYSEX_END:
-                self._feed_sysex_end(arrival, messages)
-            elif byte >= 0x80:
-                self._feed_status(byte, arrival, messages)
-            else:
-                self._feed_data(byte, arrival, messages)
-        return messages
-
-    def _feed_realtime(self, byte: int, arrival: float, messages: list[mido.Message]) -> None:
-        if byte in SPEC_BY_STATUS:
-            messages.append(mido.Message.from_bytes([byte], time=arrival))
-        else:
-            self.dropped_bytes += 1
-
-    def _feed_sysex_end(self, arrival: float, messages: list[mido.Message]) -> None:
-        if self._status == SYSEX_START:
-            self._emit([SYSEX_START, *self._data, SYSEX_END], arrival, messages)
-        else:
-            self.dropped_bytes += self._unused + 1
-            self._unused = 0
-        self._status = 0
-        self._data = []
-
-    def _feed_status(self, byte: int, arrival: float, messages: list[mido.Message]) -> None:
-        self.dropped_bytes += self._unused  # an unfinished message is abandoned
-        self._data = []
-        self._unused = 0
-        if byte not in SPEC_BY_STATUS:
-            self.dropped_bytes += 1
-            self._status = 0
-        elif SPEC_BY_STATUS[byte]["length"] == 1:
-            self._status = 0
-            self._emit([byte], arrival, messages)
-        else:
-            self._status = byte
-            self._unused = 1
-
-    def _feed_data(self, byte: int, arrival: float, messages: list[mido.Message]) -> None:
-        if not self._status:
-            self.dropped_bytes += 1
-            return
-        self._data.append(byte)
-        self._unused += 1
-        if self._status == SYSEX_START:
-            if len(self._data) > MAX_SYSEX_BYTES:
-                self.dropped_bytes += self._unused
-                self._status, self._data, self._unused = 0, [], 0
-        elif len(self._data) + 1 == SPEC_BY_STATUS[self._status]["length"]:
-            self._emit([self._status, *self._data], arrival, messages)
-            self._data = []
-            if self._status >= 0xF0:  # system common messages have no running status
-                self._status = 0
-
-    def _emit(self, message_bytes: list[int], arrival: float, messages: list[mido.Message]) -> None:
-        try:
-            messages.append(mido.Message.from_bytes(message_bytes, time=arrival))
-        except ValueError:
-            self.dropped_bytes += len(message_bytes)
-        self._unused = 0
-
-
-class WireNotes:
-    """The notes an output's receivers hold, followed from the bytes as they go out.
-
-    A receiver that loses its connection keeps sounding what it held, and the note-offs
-    sent meanwhile never reach it: those notes are remembered at the loss and ended once a
-    connection is back, then every channel played gets CC123 and sustain off. Backends call
-    ``written`` for every event they write, from one thread at a time.
-    """
-
-    def __init__(self) -> None:
-        self.sounding: set[tuple[int, int]] = set()  # (channel, note) on at the receivers
-        self.hanging: set[tuple[int, int]] = set()  # sounding when a connection was lost
-        self.channels: set[int] = set()  # reset on each new connection
-
-    def written(self, data: bytes) -> None:
-        if len(data) != 3:
-            return
-        kind, channel = data[0] & 0xF0, data[0] & 0x0F
-        if kind == 0x90 and data[2]:
-            self.sounding.add((channel, data[1]))
-            self.channels.add(channel)
-        elif kind in (0x80, 0x90):
-            self.sounding.discard((channel, data[1]))
-        elif kind == 0xB0 and data[1] == ALL_NOTES_OFF:
-            self.sounding = {key for key in self.sounding if key[0] != channel}
-
-    def connection_lost(self) -> None:
-        self.hanging |= self.sounding
-
-    def connection_gained(self) -> list[bytes]:
-        """What to send at once: note-offs for the notes left hanging, then the resets."""
-        messages = [bytes([0x80 | channel, note, 0]) for channel, note in sorted(self.hanging)]
-        messages += reset_messages(self.channels)
-        self.hanging.clear()
-        self.sounding.clear()
-        return messages
-
-
-def reset_messages(channels: Iterable[int]) -> list[bytes]:
-    """CC123 (all notes off) and sustain off on each of ``channels``."""
-    return [
-        bytes([0xB0 | channel, control, 0])
-        for channel in sorted(channels)
-        for control in (ALL_NOTES_OFF, SUSTAIN_CC)
-    ]
 
 
 class Port:
@@ -435,232 +303,3 @@ class OutputPort(Port):
 def retimed(when: float, pivot: float, ratio: float) -> float:
     """``when`` moved by a tempo change at ``pivot`` (see OutputPort.retime)."""
     return when if when <= pivot else pivot + (when - pivot) * ratio
-
-
-class MemoryInputPort(InputPort):
-    """An input fed by the test through ``inject``; arrival times come from ``now``."""
-
-    def __init__(self, name: str = DEFAULT_INPUT_NAME, *, now: Callable[[], float]) -> None:
-        super().__init__(name)
-        self._now = now
-
-    def now(self) -> float:
-        return self._now()
-
-    def inject(self, data: bytes) -> None:
-        """Bytes arriving on the wire now, handled exactly as a backend callback would."""
-        self._deliver(bytes(data), self._now())
-
-    def _close(self) -> None:
-        pass
-
-
-class MemoryOutputPort(OutputPort):
-    """An output that records what it is asked to send.
-
-    ``sent`` holds the messages sent now, stamped with ``now()``; ``scheduled`` holds
-    those given to send_at, stamped with their time, until panic() cancels them.
-    """
-
-    def __init__(self, name: str = DEFAULT_OUTPUT_NAME, *, now: Callable[[], float]) -> None:
-        super().__init__(name)
-        self._now = now
-        self.sent: list[mido.Message] = []
-        self.scheduled: list[mido.Message] = []
-
-    def now(self) -> float:
-        return self._now()
-
-    def _send(self, message: mido.Message) -> None:
-        self.sent.append(message.copy(time=self._now()))
-
-    def _send_at(self, message: mido.Message, when: float) -> None:
-        self.scheduled.append(message.copy(time=when))
-
-    def _cancel_pending(self) -> None:
-        self.scheduled.clear()
-
-    def _retime(self, pivot: float, ratio: float) -> None:
-        self.scheduled = [m.copy(time=retimed(m.time, pivot, ratio)) for m in self.scheduled]
-
-    def _close(self) -> None:
-        pass
-
-
-def _rtmidi_api(api: str) -> int:
-    if api not in RTMIDI_APIS:
-        raise ValueError(f"unknown MIDI API {api!r}; expected one of {sorted(RTMIDI_APIS)}")
-    return RTMIDI_APIS[api]
-
-
-RtMidiPort = rtmidi.MidiIn | rtmidi.MidiOut
-
-
-def _open_rtmidi_port(midi: RtMidiPort, name: str, peer: str | None) -> str | None:
-    """Create our port ``name``: virtual when ``peer`` is None, else connected to ``peer``.
-
-    Returns the peer's full name. The rtmidi client is deleted on failure, so a bad name
-    leaves no client behind.
-    """
-    try:
-        if peer is None:
-            midi.open_virtual_port(name)
-            return None
-        return _connect_rtmidi_port(midi, name, peer)
-    except BaseException:
-        midi.delete()
-        raise
-
-
-def _connect_rtmidi_port(midi: RtMidiPort, name: str, peer: str) -> str:
-    available = midi.get_ports()
-    peer_name = resolve_port_name(peer, available)
-    midi.open_port(available.index(peer_name), name)
-    return peer_name
-
-
-class _RtMidiReconnect:
-    """Port hooks for rtmidi: the peer counts as gone when it leaves the port list."""
-
-    _midi: RtMidiPort
-    _peer_name: str | None
-
-    def _peer_connected(self) -> bool:
-        # A failed reconnect leaves our port closed; a peer that left and came back
-        # between two checks goes unnoticed (rtmidi does not report disconnection).
-        return self._midi.is_port_open() and self._peer_name in self._midi.get_ports()
-
-    def _reconnect(self) -> None:
-        self._midi.close_port()
-        self._peer_name = _connect_rtmidi_port(self._midi, self.name, self.peer)
-
-
-def list_ports(api: str = "jack") -> dict[str, list[str]]:
-    """The ports an input can connect from ("inputs") and an output to ("outputs")."""
-    rtapi = _rtmidi_api(api)
-    sources = rtmidi.MidiIn(rtapi=rtapi)
-    sinks = rtmidi.MidiOut(rtapi=rtapi)
-    try:
-        return {"inputs": sources.get_ports(), "outputs": sinks.get_ports()}
-    finally:
-        sources.delete()
-        sinks.delete()
-
-
-class RtMidiInput(_RtMidiReconnect, InputPort):
-    """An rtmidi input; arrival times are time.monotonic() seconds at the callback.
-
-    On JACK, rtmidi delivers each event at the start of the cycle after it was
-    written, so arrival times carry up to one JACK period of jitter.
-    """
-
-    def __init__(
-        self,
-        peer: str | None = None,
-        *,
-        name: str = DEFAULT_INPUT_NAME,
-        api: str = "jack",
-        client_name: str = DEFAULT_CLIENT_NAME,
-    ) -> None:
-        super().__init__(name, peer)
-        self._midi = rtmidi.MidiIn(rtapi=_rtmidi_api(api), name=client_name)
-        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
-        self._midi.set_callback(self._on_event)
-        self._peer_name = _open_rtmidi_port(self._midi, name, peer)
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def _on_event(self, event: tuple[list[int], float], _data: object) -> None:
-        self._deliver(bytes(event[0]), time.monotonic())
-
-    def _reconnect(self) -> None:
-        # The peer went away (this runs once a second until it is back): what it held is let go.
-        self._connection_lost(self.now())
-        super()._reconnect()
-
-    def _close(self) -> None:
-        self._midi.cancel_callback()
-        self._midi.close_port()
-        self._midi.delete()
-
-
-class RtMidiOutput(_RtMidiReconnect, OutputPort):
-    """An rtmidi output; send_at times are time.monotonic() seconds.
-
-    rtmidi has no timestamped output, so a scheduler thread sends each message when
-    its time comes; on JACK it then goes out at the start of the next cycle (up to
-    one period late). Use liveimpro.midi.jackmidi for frame-accurate timing.
-    """
-
-    def __init__(
-        self,
-        peer: str | None = None,
-        *,
-        name: str = DEFAULT_OUTPUT_NAME,
-        api: str = "jack",
-        client_name: str = DEFAULT_CLIENT_NAME,
-    ) -> None:
-        super().__init__(name, peer)
-        self._midi = rtmidi.MidiOut(rtapi=_rtmidi_api(api), name=client_name)
-        self._peer_name = _open_rtmidi_port(self._midi, name, peer)
-        self._due: list[tuple[float, int, bytes]] = []  # heap of (when, order, bytes)
-        self._order = itertools.count()  # keeps messages with equal times in send order
-        self._stopping = False
-        # Guards the heap and rtmidi, which must not be written from two threads at once.
-        self._wakeup = threading.Condition()
-        self._scheduler = threading.Thread(
-            target=self._run_scheduler, name=f"rtmidi scheduler {name}", daemon=True
-        )
-        self._scheduler.start()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def _send(self, message: mido.Message) -> None:
-        with self._wakeup:
-            self._write(bytes(message.bytes()))
-
-    def _send_at(self, message: mido.Message, when: float) -> None:
-        with self._wakeup:
-            heapq.heappush(self._due, (float(when), next(self._order), bytes(message.bytes())))
-            self._wakeup.notify()
-
-    def _cancel_pending(self) -> None:
-        with self._wakeup:
-            self._due.clear()
-
-    def _retime(self, pivot: float, ratio: float) -> None:
-        with self._wakeup:
-            self._due = [(retimed(w, pivot, ratio), order, data) for w, order, data in self._due]
-            heapq.heapify(self._due)
-            self._wakeup.notify()
-
-    def _reconnect(self) -> None:
-        with self._wakeup:  # the scheduler thread must not send meanwhile
-            self.wire.connection_lost()
-            super()._reconnect()
-            for data in self.wire.connection_gained():
-                self._write(data)
-
-    def _write(self, data: bytes) -> None:
-        """Out to rtmidi now; the caller holds ``_wakeup``."""
-        self._midi.send_message(data)
-        self.wire.written(data)
-
-    def _run_scheduler(self) -> None:
-        with self._wakeup:
-            while not self._stopping:
-                wait = self._due[0][0] - time.monotonic() if self._due else None
-                if wait is None or wait > 0:
-                    self._wakeup.wait(wait)
-                else:
-                    self._write(heapq.heappop(self._due)[2])
-
-    def _close(self) -> None:
-        with self._wakeup:
-            self._stopping = True
-            self._wakeup.notify()
-        self._scheduler.join()
-        self._midi.close_port()
-        self._midi.delete()
