@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveimpro.config.settings import field_specs
+from liveimpro.config.fields import field_specs
 from liveimpro.control.protocol import (
     COMMANDS,
     PARAMETERS,

@@ -3,7 +3,8 @@
 import re
 from pathlib import Path
 
-from liveimpro.config.settings import field_specs, section_types
+from liveimpro.config.fields import field_specs
+from liveimpro.config.settings import section_types
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from liveimpro.config.fields import Section, check_value, field_specs, setting
 from liveimpro.config.settings import (
     REPO_MODELS_DIR,
     AdaptationSettings,
@@ -18,13 +19,9 @@ from liveimpro.config.settings import (
     ModelSettings,
     NotesSettings,
     SamplingSettings,
-    Section,
     Settings,
-    check_value,
-    field_specs,
     load_settings,
     section_types,
-    setting,
     settings_toml,
 )
 

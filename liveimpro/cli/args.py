@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 from typing import TypeVar
 
-from liveimpro.config.settings import Section, Settings, load_settings
+from liveimpro.config.fields import Section
+from liveimpro.config.settings import Settings, load_settings
 from liveimpro.errors import UsageError
 
 S = TypeVar("S", bound=Section)

@@ -1,9 +1,7 @@
-"""Typed, frozen settings read from ``config.toml``.
+"""Typed, frozen settings read from ``config.toml``: the sections, and loading and writing them.
 
-Each TOML section is a frozen dataclass (a :class:`Section`); each key is a field declared with
-:func:`setting`, whose :class:`FieldSpec` (doc, range, choices) is the one place its checks come
-from. :func:`check_value` applies them, both when a section is constructed and when a single value
-is changed later (``dataclasses.replace`` constructs, so it checks too).
+Each TOML section is a frozen dataclass (a :class:`Section`, see liveimpro.config.fields, where
+each field's checks come from).
 
 Adding a section: write a ``Section`` subclass with ``SECTION = "name"`` and its fields, add it as
 a field of :class:`Settings` under the same name, and list its keys in ``config.toml``.
@@ -14,119 +12,20 @@ from __future__ import annotations
 import json
 import tomllib
 import typing
-from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from liveimpro.config.fields import Section, check_known, field_specs, setting
+from liveimpro.config.fields import field_type as field_type  # control.protocol imports it here
 from liveimpro.errors import SettingTypeError, SettingValueError, UserError
 from liveimpro.music.tonality import parse_scale
 
-SPEC_KEY = "liveimpro.setting"
 REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """What one setting means and which values it allows (bounds are inclusive unless said)."""
-
-    doc: str
-    low: float | None = None
-    high: float | None = None
-    low_exclusive: bool = False
-    choices: tuple[Any, ...] | None = None
-
-    def allows(self, value: Any) -> bool:
-        if self.choices is not None:
-            return value in self.choices
-        # Comparisons written so that NaN fails every bound.
-        above_low = self.low is None or (
-            value > self.low if self.low_exclusive else value >= self.low
-        )
-        return above_low and (self.high is None or value <= self.high)
-
-    def allowed(self) -> str:
-        """The allowed values in words, e.g. ``in (0, 5]``; empty when the type is enough."""
-        if self.choices is not None:
-            return "one of " + ", ".join(repr(choice) for choice in self.choices)
-        opening = "(" if self.low_exclusive else "["
-        if self.low is not None and self.high is not None:
-            return f"in {opening}{self.low}, {self.high}]"
-        if self.low is not None:
-            return f"{'>' if self.low_exclusive else '>='} {self.low}"
-        if self.high is not None:
-            return f"<= {self.high}"
-        return ""
-
-
-def setting(
-    default: Any,
-    doc: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_exclusive: bool = False,
-    choices: tuple[Any, ...] | None = None,
-) -> Any:
-    """A dataclass field for one setting, carrying its :class:`FieldSpec` in the metadata."""
-    spec = FieldSpec(doc, low, high, low_exclusive, choices)
-    return field(default=default, metadata={SPEC_KEY: spec})
-
-
-class Section:
-    """Base of every settings section: construction checks each field with :func:`check_value`."""
-
-    SECTION: ClassVar[str]
-
-    def __post_init__(self) -> None:
-        for key in field_specs(type(self)):
-            checked = check_value(type(self), key, getattr(self, key))
-            object.__setattr__(self, key, checked)  # frozen; stores ints given for floats as floats
-
-
-@cache
-def field_specs(section_cls: type[Section]) -> dict[str, FieldSpec]:
-    """The spec of every key of a section, in declaration order."""
-    return {item.name: item.metadata[SPEC_KEY] for item in fields(section_cls)}
-
-
-@cache
-def _field_types(section_cls: type[Section]) -> dict[str, type]:
-    # get_type_hints resolves the string annotations that ``from __future__`` leaves.
-    return typing.get_type_hints(section_cls)
-
-
-def field_type(section_cls: type[Section], key: str) -> type:
-    """The Python type of ``section.key``: bool, int, float or str."""
-    return _field_types(section_cls)[key]
-
-
-def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
-    """``value`` checked for ``section.key`` and converted to the field's type (int -> float).
-
-    Raises SettingValueError for an unknown key or a value out of range, SettingTypeError for
-    a wrong type (a bool is never accepted as a number).
-    """
-    specs = field_specs(section_cls)
-    name = f"{section_cls.SECTION}.{key}"
-    _check_known(f"key {name}", key, specs)
-    expected = _field_types(section_cls)[key]
-    accepted = (int, float) if expected is float else (expected,)
-    if not isinstance(value, accepted) or (isinstance(value, bool) and expected is not bool):
-        raise SettingTypeError(
-            f"{name} must be of type {expected.__name__}, got {type(value).__name__}"
-        )
-    value = expected(value)
-    spec = specs[key]
-    if not spec.allows(value):
-        raise SettingValueError(f"{name} must be {spec.allowed()}, got {value!r}")
-    return value
-
-
-def _check_known(what: str, name: str, allowed: Iterable[str]) -> None:
-    if name not in allowed:
-        raise SettingValueError(f"unknown {what}; allowed: {', '.join(allowed)}")
+# Ranges that other layers check too, for values that do not come from settings.
+MIN_BPM, MAX_BPM = 20, 300  # the tempi a clock keeps (liveimpro.live.clock)
+MAX_POLYPHONY = 16  # the most notes the sampler may keep sounding (core.sampling.NoteLimits)
 
 
 @dataclass(frozen=True)
@@ -184,7 +83,7 @@ class NotesSettings(Section):
 
     SECTION = "notes"
 
-    max_polyphony: int = setting(8, "most notes sounding at once", low=1, high=16)
+    max_polyphony: int = setting(8, "most notes sounding at once", low=1, high=MAX_POLYPHONY)
     pitch_low: int = setting(21, "lowest MIDI pitch played (21 = A0)", low=0, high=127)
     pitch_high: int = setting(108, "highest MIDI pitch played (108 = C8)", low=0, high=127)
     max_note_beats: float = setting(
@@ -303,7 +202,10 @@ class ClockSettings(Section):
         choices=("internal", "external"),
     )
     bpm: float = setting(
-        120.0, "tempo, in beats per minute; external: until the pulses tell", low=20, high=300
+        120.0,
+        "tempo, in beats per minute; external: until the pulses tell",
+        low=MIN_BPM,
+        high=MAX_BPM,
     )
     send_clock: bool = setting(
         False, "send MIDI start and clock (24 per beat) on the output; internal source only"
@@ -458,12 +360,12 @@ def _settings_from_tables(data: dict[str, Any]) -> Settings:
     sections = section_types()
     built = {}
     for name, table in data.items():
-        _check_known(f"section [{name}]", name, sections)
+        check_known(f"section [{name}]", name, sections)
         if not isinstance(table, dict):
             raise SettingTypeError(f"section [{name}] must be a table, got {type(table).__name__}")
         section_cls = sections[name]
         for key in table:
-            _check_known(f"key {name}.{key}", key, field_specs(section_cls))
+            check_known(f"key {name}.{key}", key, field_specs(section_cls))
         built[name] = section_cls(**table)
     return Settings(**built)
 

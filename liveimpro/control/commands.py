@@ -22,7 +22,8 @@ from typing import Any
 
 import mido
 
-from liveimpro.config.settings import Settings, check_value
+from liveimpro.config.fields import check_value
+from liveimpro.config.settings import Settings
 from liveimpro.control.ccmap import CcMap
 from liveimpro.control.events import EventSink
 from liveimpro.control.protocol import COMMANDS, PARAMETERS, Request, error_reply

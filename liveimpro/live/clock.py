@@ -14,10 +14,9 @@ import math
 
 import mido
 
+from liveimpro.config.settings import MAX_BPM, MIN_BPM
 from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
-MIN_BPM = 20.0
-MAX_BPM = 300.0
 # Input messages that belong to the clock and the transport, never to the phrase.
 CLOCK_MESSAGES = frozenset({"clock", "start", "continue", "stop", "songpos"})
 
@@ -27,7 +26,7 @@ def check_bpm(bpm: float) -> float:
     if not isinstance(bpm, int | float) or isinstance(bpm, bool):
         raise TypeError(f"bpm must be a number, got {type(bpm).__name__}")
     if not MIN_BPM <= bpm <= MAX_BPM:
-        raise ValueError(f"bpm must be in [{MIN_BPM}, {MAX_BPM}], got {bpm}")
+        raise ValueError(f"bpm must be in [{MIN_BPM:.1f}, {MAX_BPM:.1f}], got {bpm}")
     return float(bpm)
 
 

@@ -18,15 +18,8 @@ from functools import cache
 import mido
 import numpy as np
 
-from liveimpro.config.settings import ClockSettings
-from liveimpro.live.clock import (
-    MAX_BPM,
-    MIN_BPM,
-    Clock,
-    TempoClock,
-    check_bpm,
-    check_units_per_second,
-)
+from liveimpro.config.settings import MAX_BPM, MIN_BPM, ClockSettings
+from liveimpro.live.clock import Clock, TempoClock, check_bpm, check_units_per_second
 from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
 TEMPO_WINDOW = 24  # pulses the tempo is fitted over: one beat, so a new tempo holds in a beat
