@@ -20,6 +20,7 @@ from typing import Any
 from liveimpro.config.fields import Section, check_known, field_specs, setting
 from liveimpro.config.fields import field_type as field_type  # control.protocol imports it here
 from liveimpro.errors import SettingTypeError, SettingValueError, UserError
+from liveimpro.music.midinumbers import MAX_DATA_BYTE, MIDI_CHANNELS
 from liveimpro.music.tonality import parse_scale
 
 REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -84,8 +85,10 @@ class NotesSettings(Section):
     SECTION = "notes"
 
     max_polyphony: int = setting(8, "most notes sounding at once", low=1, high=MAX_POLYPHONY)
-    pitch_low: int = setting(21, "lowest MIDI pitch played (21 = A0)", low=0, high=127)
-    pitch_high: int = setting(108, "highest MIDI pitch played (108 = C8)", low=0, high=127)
+    pitch_low: int = setting(21, "lowest MIDI pitch played (21 = A0)", low=0, high=MAX_DATA_BYTE)
+    pitch_high: int = setting(
+        108, "highest MIDI pitch played (108 = C8)", low=0, high=MAX_DATA_BYTE
+    )
     max_note_beats: float = setting(
         4.0, "longest note, in beats; longer ones are cut", low=0, high=64, low_exclusive=True
     )
@@ -138,7 +141,7 @@ class DaemonSettings(Section):
     api: str = setting("jack", "MIDI API; jack gives frame-accurate timing", choices=MIDI_APIS)
     input: str = setting("", "port to listen to (exact name or unique part); empty = our own port")
     output: str = setting("", "port to play to (exact name or unique part); empty = our own port")
-    channel: int = setting(0, "MIDI channel listened to; 0 = all", low=0, high=16)
+    channel: int = setting(0, "MIDI channel listened to; 0 = all", low=0, high=MIDI_CHANNELS)
     thru: bool = setting(False, "echo the performer's notes to the output")
 
 
@@ -151,7 +154,9 @@ class PhraseSettings(Section):
     silence_beats: float = setting(
         2.0, "silence that ends a phrase, in beats", low=0, high=64, low_exclusive=True
     )
-    end_cc: int = setting(-1, "controller that ends a phrase at once; -1 = none", low=-1, high=127)
+    end_cc: int = setting(
+        -1, "controller that ends a phrase at once; -1 = none", low=-1, high=MAX_DATA_BYTE
+    )
     max_beats: float = setting(
         32.0, "longest phrase, in beats; it ends there", low=0, high=1024, low_exclusive=True
     )
@@ -175,8 +180,10 @@ class ResponseSettings(Section):
     quantize: str = setting(
         "beat", "where a response may start", choices=("immediate", "beat", "bar")
     )
-    channel: int = setting(1, "MIDI channel the response plays on", low=1, high=16)
-    program: int = setting(-1, "program change sent at start; -1 = none", low=-1, high=127)
+    channel: int = setting(1, "MIDI channel the response plays on", low=1, high=MIDI_CHANNELS)
+    program: int = setting(
+        -1, "program change sent at start; -1 = none", low=-1, high=MAX_DATA_BYTE
+    )
     velocity_follow: float = setting(
         0.5, "0 = model velocities, 1 = the phrase's mean velocity", low=0, high=1
     )
@@ -254,7 +261,7 @@ class ControlSettings(Section):
 
 
 def _controller(target: str) -> Any:
-    return setting(-1, f"controller for {target}; -1 = none", low=-1, high=127)
+    return setting(-1, f"controller for {target}; -1 = none", low=-1, high=MAX_DATA_BYTE)
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,9 @@ class CcSettings(Section):
 
     SECTION = "cc"
 
-    channel: int = setting(0, "MIDI channel the controllers send on; 0 = any", low=0, high=16)
+    channel: int = setting(
+        0, "MIDI channel the controllers send on; 0 = any", low=0, high=MIDI_CHANNELS
+    )
     temperature: int = _controller("sampling.temperature, low to high")
     temperature_low: float = setting(
         0.1, "temperature at controller value 0", low=0, high=5, low_exclusive=True

@@ -15,10 +15,10 @@ import mido
 from liveimpro.config.settings import CcSettings, Settings
 from liveimpro.control.protocol import Request
 from liveimpro.midi.wire import SUSTAIN_CC
+from liveimpro.music.midinumbers import MAX_DATA_BYTE
 from liveimpro.music.tonality import SCALE_FROM_PHRASE, SCALE_OFF
 
 PRESSED = 64  # a button's value from here up means pressed
-CC_MAX = 127
 BUTTONS = ("panic", "loop", "mutate")
 
 
@@ -57,7 +57,7 @@ class CcMap:
             return Request("set", {"name": "scale", "value": locked})
         low = getattr(self.settings, f"{target}_low")
         high = getattr(self.settings, f"{target}_high")
-        return Request("set", {"name": target, "value": low + (high - low) * value / CC_MAX})
+        return Request("set", {"name": target, "value": low + (high - low) * value / MAX_DATA_BYTE})
 
     def _press(self, target: str, control: int, value: int) -> Request | None:
         if value < PRESSED:
@@ -71,7 +71,7 @@ class CcMap:
     def _pick_model(self, value: int) -> Request | None:
         if not self.models:
             return None
-        pick = min(len(self.models) - 1, value * len(self.models) // (CC_MAX + 1))
+        pick = min(len(self.models) - 1, value * len(self.models) // (MAX_DATA_BYTE + 1))
         if pick == self._model_pick:
             return None
         self._model_pick = pick

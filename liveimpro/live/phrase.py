@@ -15,6 +15,7 @@ import mido
 
 from liveimpro.config.settings import PhraseSettings
 from liveimpro.midi.wire import SUSTAIN_CC
+from liveimpro.music.midinumbers import MIDI_CHANNELS
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent
 
 PEDAL_DOWN = 64  # controller values from here up mean "on"
@@ -40,8 +41,8 @@ class PhraseCapture:
     def __init__(self, settings: PhraseSettings, channel: int = 0) -> None:
         if not isinstance(settings, PhraseSettings):
             raise TypeError(f"settings must be PhraseSettings, got {type(settings).__name__}")
-        if not 0 <= channel <= 16:
-            raise ValueError(f"channel must be in [0, 16] (0 = all), got {channel}")
+        if not 0 <= channel <= MIDI_CHANNELS:
+            raise ValueError(f"channel must be in [0, {MIDI_CHANNELS}] (0 = all), got {channel}")
         self.channel = channel
         self.retune(settings)
         self.last_phrase: Phrase | None = None  # the latest phrase that ended

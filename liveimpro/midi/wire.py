@@ -14,7 +14,6 @@ from mido.messages.specs import SPEC_BY_STATUS, SYSEX_END, SYSEX_START
 
 ALL_NOTES_OFF = 123  # controller number
 SUSTAIN_CC = 64
-MIDI_CHANNELS = 16
 MAX_SYSEX_BYTES = 65536  # a runaway sysex is dropped rather than buffered forever
 
 

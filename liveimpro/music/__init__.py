@@ -1,4 +1,5 @@
-"""Notes and their language: the token vocabulary, keys and scales, note statistics.
+"""Notes and their language: the token vocabulary, keys and scales, note statistics, and
+MIDI's number ranges.
 
 Imports nothing else of liveimpro but errors.
 """

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from liveimpro.music.midinumbers import MAX_DATA_BYTE
+
 TICKS_PER_BEAT = 24
 MAX_BEAT_FEATURE = 8  # beats in a bar beyond the 8th share the last feature value
 
@@ -316,9 +318,9 @@ def normalize_notes(notes: Iterable[Note]) -> list[Note]:
     and no two notes of one pitch overlapping (the earlier one is cut short)."""
     by_pitch: dict[int, list[Note]] = {}
     for note in notes:
-        if not 0 <= note.pitch <= 127:
+        if not 0 <= note.pitch <= MAX_DATA_BYTE:
             continue
-        velocity = min(127, max(1, note.velocity))
+        velocity = min(MAX_DATA_BYTE, max(1, note.velocity))
         end = max(note.end, note.start + 1)
         by_pitch.setdefault(note.pitch, []).append(Note(note.pitch, velocity, note.start, end))
     result = []
