@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liveimpro.config.settings import SamplingSettings
+from liveimpro.config.settings import MAX_POLYPHONY, SamplingSettings
+from liveimpro.music.midinumbers import MAX_DATA_BYTE
 from liveimpro.music.vocabulary import EventDecoder, Vocabulary
 
 
@@ -22,15 +23,18 @@ from liveimpro.music.vocabulary import EventDecoder, Vocabulary
 class NoteLimits:
     max_polyphony: int = 8
     pitch_low: int = 0
-    pitch_high: int = 127
+    pitch_high: int = MAX_DATA_BYTE
     max_note_ticks: int = 96
 
     def __post_init__(self) -> None:
-        if not 1 <= self.max_polyphony <= 128:
-            raise ValueError(f"max_polyphony must be in [1, 128], got {self.max_polyphony}")
-        if not 0 <= self.pitch_low <= self.pitch_high <= 127:
+        if not 1 <= self.max_polyphony <= MAX_POLYPHONY:
             raise ValueError(
-                f"need 0 <= pitch_low <= pitch_high <= 127, got {self.pitch_low}, {self.pitch_high}"
+                f"max_polyphony must be in [1, {MAX_POLYPHONY}], got {self.max_polyphony}"
+            )
+        if not 0 <= self.pitch_low <= self.pitch_high <= MAX_DATA_BYTE:
+            raise ValueError(
+                f"need 0 <= pitch_low <= pitch_high <= {MAX_DATA_BYTE}, "
+                f"got {self.pitch_low}, {self.pitch_high}"
             )
         if self.max_note_ticks < 1:
             raise ValueError(f"max_note_ticks must be >= 1, got {self.max_note_ticks}")
