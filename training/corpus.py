@@ -31,10 +31,10 @@ import music21
 import pretty_midi
 from music21 import abcFormat, converter, harmony, key, meter, pitch, stream
 
-from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, normalize_notes
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, bar_ticks, normalize_notes
 
 DEFAULT_VELOCITY = 90  # the scores carry no dynamics
-DEFAULT_TICKS_PER_BAR = 4 * TICKS_PER_BEAT  # 4/4 when a piece names no meter
+DEFAULT_TICKS_PER_BAR = bar_ticks(4)  # 4/4 when a piece names no meter
 CHORALE_VOICES = 4  # some chorale files add instrument parts after SATB
 
 NAMED_SOURCES = ("folk", "polyphonic")  # any other source is a folder path
