@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from liveimpro.config.settings import FieldSpec, check_field
 from liveimpro.core.adaptation import (
     COMBINATIONS,
     Combination,
@@ -36,6 +37,8 @@ from liveimpro.music.vocabulary import Vocabulary
 
 BOS = Vocabulary.BOS
 MAX_ORDER = 20
+VOCAB_SIZE = FieldSpec("tokens in the vocabulary", low=2)
+ORDER = FieldSpec("an n-gram model's order: context tokens plus one", low=1, high=MAX_ORDER)
 KNESER_NEY_ORDERS = tuple(range(2, MAX_ORDER + 1))  # one pass up the levels scores them all
 SHORT_TERM_ORDERS = (2, 4, 8)
 ENTROPY_BIASES = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
@@ -109,13 +112,6 @@ def _piece_array(piece: Sequence[int], vocab_size: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _check_vocab_size(vocab_size: int) -> None:
-    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
-        raise TypeError(f"vocab_size must be an int, got {type(vocab_size).__name__}")
-    if vocab_size < 2:
-        raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
-
-
 def _mix(values: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: spreads every input bit over the whole 64-bit word."""
     values = (values ^ (values >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -138,7 +134,7 @@ class UnigramModel:
 
     @classmethod
     def fit(cls, sequences: Sequence[Sequence[int]], vocab_size: int) -> UnigramModel:
-        _check_vocab_size(vocab_size)
+        check_field("vocab_size", vocab_size, int, VOCAB_SIZE)
         corpus = _Corpus.from_sequences(sequences, vocab_size)
         counts = np.bincount(corpus.targets, minlength=vocab_size) + 1.0  # (V,)
         return cls(counts / counts.sum())
@@ -262,13 +258,6 @@ class _LevelBuilder:
         return [self.continuation(length) for length in range(order - 1)] + [self.raw(order - 1)]
 
 
-def _check_order(order: int) -> None:
-    if not isinstance(order, int) or isinstance(order, bool):
-        raise TypeError(f"order must be an int, got {type(order).__name__}")
-    if not 1 <= order <= MAX_ORDER:
-        raise ValueError(f"order must be in [1, {MAX_ORDER}], got {order}")
-
-
 class KneserNeyModel:
     """Interpolated modified Kneser-Ney n-gram model over token ids."""
 
@@ -282,8 +271,8 @@ class KneserNeyModel:
 
     @classmethod
     def fit(cls, sequences: Sequence[Sequence[int]], vocab_size: int, order: int) -> KneserNeyModel:
-        _check_vocab_size(vocab_size)
-        _check_order(order)
+        check_field("vocab_size", vocab_size, int, VOCAB_SIZE)
+        check_field("order", order, int, ORDER)
         builder = _LevelBuilder(_Corpus.from_sequences(sequences, vocab_size), vocab_size, order)
         return cls(builder.levels(order), vocab_size)
 
@@ -296,11 +285,11 @@ class KneserNeyModel:
         orders: Sequence[int] = KNESER_NEY_ORDERS,
     ) -> tuple[KneserNeyModel, dict[int, float]]:
         """The order with the lowest validation bits/token, and every order's figure."""
-        _check_vocab_size(vocab_size)
+        check_field("vocab_size", vocab_size, int, VOCAB_SIZE)
         if not orders:
             raise ValueError("orders must not be empty")
         for order in orders:
-            _check_order(order)
+            check_field("order", order, int, ORDER)
         builder = _LevelBuilder(_Corpus.from_sequences(train, vocab_size), vocab_size, max(orders))
         validation_corpus = _Corpus.from_sequences(validation, vocab_size)
         targets = validation_corpus.targets

@@ -31,6 +31,7 @@ import music21
 import pretty_midi
 from music21 import abcFormat, converter, harmony, key, meter, pitch, stream
 
+from liveimpro.config.settings import FieldSpec, check_field
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, bar_ticks, normalize_notes
 
 DEFAULT_VELOCITY = 90  # the scores carry no dynamics
@@ -64,6 +65,9 @@ _GERMAN_KEY_LINE = re.compile(r"^(K:\s*)(" + "|".join(GERMAN_TONICS) + r")(?![a-
 _TUNE_START = re.compile(r"^(?=X:)", re.M)
 _REFERENCE = re.compile(r"X:\s*(\d+)")
 PROGRESS_REPORTS = 10  # log lines per collection
+MAX_WORKERS = 64
+WORKERS = FieldSpec("processes that parse files", low=1, high=MAX_WORKERS)
+LIMIT = FieldSpec("the first pieces of each collection; None for all", low=1)
 
 log = logging.getLogger(__name__)
 
@@ -473,14 +477,9 @@ def read_source(
     keeps the first pieces of each collection; ``workers`` processes parse;
     ``collections``, if given, names the only collections to read.
     """
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
-        raise TypeError(f"limit must be an int or None, got {type(limit).__name__}")
-    if limit is not None and limit < 1:
-        raise ValueError(f"limit must be at least 1, got {limit}")
-    if not isinstance(workers, int) or isinstance(workers, bool):
-        raise TypeError(f"workers must be an int, got {type(workers).__name__}")
-    if not 1 <= workers <= 64:
-        raise ValueError(f"workers must be in [1, 64], got {workers}")
+    if limit is not None:
+        check_field("limit", limit, int, LIMIT)
+    check_field("workers", workers, int, WORKERS)
     available = _source_collections(source)
     unknown = set(collections or ()) - set(available)
     if unknown:

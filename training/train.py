@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from liveimpro.config.settings import check_fields, setting
 from liveimpro.core.model import ModelSpec, build_keras_model, check_hyperparameter
 from liveimpro.core.shards import Shard, load_shard
 from liveimpro.music.vocabulary import Vocabulary, VocabularySpec
@@ -41,14 +42,6 @@ FINAL_LEARNING_RATE_FRACTION = 0.05  # the linear decay ends at 5 % of the start
 log = logging.getLogger(__name__)
 
 _MODEL_FIELDS = ("layers", "units", "embed_dim", "dropout")  # checked by liveimpro.core.model
-_INT_LIMITS = {
-    "seq_len": (2, 65536),
-    "batch": (1, 65536),
-    "epochs": (1, 10000),
-    "seed": (0, 2**32 - 1),
-    "patience": (1, 10000),
-}
-_FLOAT_LIMITS = {"learning_rate": (1e-7, 1.0), "clipnorm": (1e-6, 1e6)}
 
 
 @dataclass(frozen=True)
@@ -57,14 +50,20 @@ class TrainOptions:
     units: int = 256
     embed_dim: int = 128
     dropout: float = 0.2
-    seq_len: int = 128  # tokens per training window
-    batch: int = 64
-    epochs: int = 10
-    steps_per_epoch: int | None = None  # None: as many windows as the train tokens hold
-    learning_rate: float = 2e-3
-    clipnorm: float = 1.0
-    seed: int = 0
-    patience: int = 3  # epochs without a better validation loss before stopping
+    seq_len: int = setting(128, "tokens per training window", low=2, high=65536)
+    batch: int = setting(64, "windows per batch", low=1, high=65536)
+    epochs: int = setting(10, "passes at most", low=1, high=10000)
+    steps_per_epoch: int | None = setting(
+        None, "batches per epoch; None: as many windows as the train tokens hold", low=1, high=10**9
+    )
+    learning_rate: float = setting(
+        2e-3, "at the start; decays linearly to 5 % of it", low=1e-7, high=1.0
+    )
+    clipnorm: float = setting(1.0, "gradient norm clip", low=1e-6, high=1e6)
+    seed: int = setting(0, "seeds the first weights and the windows drawn", low=0, high=2**32 - 1)
+    patience: int = setting(
+        3, "epochs without a better validation loss before stopping", low=1, high=10000
+    )
     out_dir: Path = Path("runs/model")
     distribute: bool = False  # data-parallel over all local devices (KERAS_BACKEND=jax)
     warm_start: Path | None = None  # a finished run of the same model: its weights start this
@@ -72,12 +71,7 @@ class TrainOptions:
     def __post_init__(self) -> None:
         for name in _MODEL_FIELDS:
             check_hyperparameter(name, getattr(self, name))
-        for name, (low, high) in _INT_LIMITS.items():
-            _check_range(name, getattr(self, name), int, low, high)
-        for name, (low, high) in _FLOAT_LIMITS.items():
-            _check_range(name, getattr(self, name), float, low, high)
-        if self.steps_per_epoch is not None:
-            _check_range("steps_per_epoch", self.steps_per_epoch, int, 1, 10**9)
+        check_fields(self)
         if not isinstance(self.out_dir, Path):
             raise TypeError(f"out_dir must be a Path, got {type(self.out_dir).__name__}")
         if not isinstance(self.distribute, bool):
@@ -97,14 +91,6 @@ class TrainOptions:
             units=self.units,
             dropout=self.dropout,
         )
-
-
-def _check_range(name: str, value: object, kind: type, low: float, high: float) -> None:
-    allowed = (int, float) if kind is float else (int,)
-    if isinstance(value, bool) or not isinstance(value, allowed):
-        raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
 
 
 # Data ----------------------------------------------------------------------------------
