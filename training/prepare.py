@@ -38,14 +38,8 @@ import numpy as np
 
 from liveimpro.config.settings import check_fields, setting
 from liveimpro.music.vocabulary import Note, Vocabulary, VocabularySpec, encode
-from training.corpus import (
-    LIMIT,
-    MAX_WORKERS,
-    NAMED_SOURCES,
-    Piece,
-    read_source,
-    source_fingerprint,
-)
+from training.corpus import LIMIT, MAX_WORKERS, NAMED_SOURCES, read_source, source_fingerprint
+from training.readers import Piece
 
 FORMAT_VERSION = 1  # bump when reading or tokenising changes, so old caches are not reused
 SPLITS = ("train", "validation", "test")
