@@ -7,9 +7,8 @@ the response a bounded lookahead ahead of the clock (``generate_until``).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -46,7 +45,7 @@ class ContinuationState:
 
     def moved_by(self, ticks: int) -> ContinuationState:
         """This state ``ticks`` later: the same network state, notes and velocity."""
-        return dataclasses.replace(self, decoder=self.decoder.moved_by(ticks))
+        return replace(self, decoder=self.decoder.moved_by(ticks))
 
 
 class Continuation:
