@@ -15,9 +15,8 @@ from midicheck import stuck_notes
 from test_midisystem import running_commands
 
 from liveimpro.config.settings import Settings, load_settings
-from liveimpro.harness.demo import run_demo
+from liveimpro.harness.demo import response_ticks, run_demo
 from liveimpro.harness.jackserver import SHM_DIR, JackServer
-from liveimpro.live.improviser import response_ticks
 
 CALL_NOTES = 11  # in liveimpro/harness/demo.mid
 # Fast enough for a test: the 8-beat call takes 2 s, the answer 1 s.
