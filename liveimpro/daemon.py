@@ -18,16 +18,14 @@ import mido
 from liveimpro.config.settings import ClockSettings, Settings
 from liveimpro.control.commands import Controls
 from liveimpro.control.server import ControlPlane
-from liveimpro.core.continuation import build_continuation
+from liveimpro.core.continuation import load_continuation
 from liveimpro.core.engine import pin_blas_threads
-from liveimpro.core.modelfile import load_model, resolve_model
 from liveimpro.live.clocksync import build_clock
 from liveimpro.live.improviser import Improviser
 from liveimpro.live.scheduler import ResponseScheduler
 from liveimpro.midi.factory import open_ports
 from liveimpro.midi.ports import InputPort
 from liveimpro.midi.system import check_midi_system
-from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
 POLL_TIMEOUT_S = 0.002  # input wait per loop turn; bounds how late the lookahead is topped up
 RECONNECT_INTERVAL_S = 1.0
@@ -139,11 +137,7 @@ def run_daemon(settings: Settings) -> int:
 def _improvise(settings: Settings, stop: StopSignals) -> int:
     check_midi_system(settings.daemon.api)  # before the model loads: fail at once
     pin_blas_threads()
-    model = load_model(resolve_model(settings.model.name, settings.model.models_path()))
-    ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
-    continuation = build_continuation(
-        model, settings.sampling, settings.notes, ticks_per_bar, settings.adaptation
-    )
+    model, continuation = load_continuation(settings)
     response = settings.response
     midi_in, midi_out, units_per_second = open_ports(settings.daemon)
     scheduler = None

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from liveimpro.config.fields import Section, check_value, field_specs, setting
+from liveimpro.config.fields import Section, check_fields, check_value, field_specs, setting
 from liveimpro.config.settings import (
     AdaptationSettings,
     ClockSettings,
@@ -242,6 +242,29 @@ def test_a_new_section_only_needs_setting_fields() -> None:
         DemoSettings(mode="slow")
     with pytest.raises(ValueError, match=r"demo\.timeout must be > 0, got -1\.0"):
         DemoSettings(timeout=-1)
+
+
+def test_plain_options_are_checked_by_the_same_specs() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        workers: int = setting(2, "processes", low=1, high=64)
+        rate: float = setting(1.0, "per second", low=0, low_exclusive=True)
+        limit: int | None = setting(None, "first items; None for all", low=1)
+        name: str = "free"  # no spec: not checked
+
+        def __post_init__(self) -> None:
+            check_fields(self)
+
+    assert Options(rate=2).rate == 2.0 and isinstance(Options(rate=2).rate, float)
+    assert Options(limit=None).limit is None and Options(limit=3).limit == 3
+    with pytest.raises(ValueError, match=r"^workers must be in \[1, 64\], got 65$"):
+        Options(workers=65)
+    with pytest.raises(TypeError, match=r"^workers must be of type int, got float$"):
+        Options(workers=2.0)
+    with pytest.raises(ValueError, match=r"^limit must be >= 1, got 0$"):
+        Options(limit=0)
+    with pytest.raises(TypeError, match=r"^limit must be of type int, got bool$"):
+        Options(limit=True)
 
 
 # Model location ----------------------------------------------------------------

@@ -7,7 +7,7 @@ import pytest
 from liveimpro.config.settings import NotesSettings, SamplingSettings
 from liveimpro.core.continuation import build_continuation
 from liveimpro.core.modelfile import load_model
-from liveimpro.live.takes import Replay, Take, TakeRecorder, moved_by
+from liveimpro.live.takes import Replay, Take, TakeRecorder
 from liveimpro.music.vocabulary import NoteEvent
 
 
@@ -67,8 +67,9 @@ def test_a_cut_take_keeps_what_was_heard() -> None:
 def test_moving_a_state_moves_its_clock_and_notes_only(continuation) -> None:
     continuation.feed_tokens([continuation.vocabulary.note_on(64)])
     state = continuation.snapshot()
-    engine, decoder, logits, heard = moved_by(state, 96)
-    assert decoder.tick == state[1].tick + 96
-    assert decoder.sounding == {64: state[1].sounding[64] + 96}
-    assert engine is state[0] and logits is state[2] and heard == state[3]
-    assert state[1].tick == continuation.tick  # the original is untouched
+    moved = state.moved_by(96)
+    assert moved.decoder.tick == state.decoder.tick + 96
+    assert moved.decoder.sounding == {64: state.decoder.sounding[64] + 96}
+    assert moved.engine is state.engine and moved.logits is state.logits
+    assert moved.heard == state.heard
+    assert state.decoder.tick == continuation.tick  # the original is untouched

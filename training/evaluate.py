@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liveimpro.config.fields import check_fields, setting
 from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
 from liveimpro.core.adaptation import mix_by_entropy
 from liveimpro.core.continuation import build_continuation
@@ -44,19 +45,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EvaluateOptions:
-    pieces: int = 50  # test pieces primed and continued
-    prime_bars: int = 8
-    seed: int = 0  # sampling seed for the continuations
+    pieces: int = setting(50, "test pieces primed and continued", low=1)
+    prime_bars: int = setting(8, "bars of each test piece that prime the model", low=1)
+    seed: int = setting(0, "sampling seed for the continuations", low=0)
     temperature: float = 1.0
     top_p: float = 0.95
 
     def __post_init__(self) -> None:
-        for name in ("pieces", "prime_bars", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-            if value < (0 if name == "seed" else 1):
-                raise ValueError(f"{name} must be >= {0 if name == 'seed' else 1}, got {value}")
+        check_fields(self)
 
 
 def _pieces(shard: Shard, untransposed_only: bool = False) -> list[np.ndarray]:

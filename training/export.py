@@ -27,6 +27,7 @@ from liveimpro.music.vocabulary import (
     Note,
     Vocabulary,
     VocabularySpec,
+    bar_ticks,
     decode,
     notes_from_events,
 )
@@ -226,7 +227,7 @@ def generate_check(loaded: LoadedModel, beats: int = CHECK_BEATS) -> list[Note]:
         loaded,
         SamplingSettings(seed=0),
         NotesSettings(),
-        ticks_per_bar=4 * TICKS_PER_BEAT,
+        ticks_per_bar=bar_ticks(4),
         adaptation=AdaptationSettings(),
     )
     continuation.start(0)

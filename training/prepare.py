@@ -36,8 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
+from liveimpro.config.fields import check_fields, setting
 from liveimpro.music.vocabulary import Note, Vocabulary, VocabularySpec, encode
-from training.corpus import NAMED_SOURCES, Piece, read_source, source_fingerprint
+from training.corpus import LIMIT, MAX_WORKERS, NAMED_SOURCES, read_source, source_fingerprint
+from training.readers import Piece
 
 FORMAT_VERSION = 1  # bump when reading or tokenising changes, so old caches are not reused
 SPLITS = ("train", "validation", "test")
@@ -55,10 +57,10 @@ class PrepareOptions:
     sources: tuple[str, ...] = ("folk",)
     transpose: tuple[int, int] = (-6, 5)  # lowest and highest; -6..5 covers every key
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, validation, test
-    seed: int = 0
-    limit: int | None = None  # first pieces per collection; None for all
+    seed: int = setting(0, "seeds the split")
+    limit: int | None = setting(None, LIMIT.doc, low=LIMIT.low)
     output_dir: Path = Path("runs/prepared")
-    workers: int = 2
+    workers: int = setting(2, "processes that parse files", low=1, high=MAX_WORKERS)
     vocabulary: VocabularySpec = field(default_factory=VocabularySpec)
 
     def __post_init__(self) -> None:
@@ -83,11 +85,7 @@ class PrepareOptions:
             raise TypeError(f"split must be {len(SPLITS)} numbers, got {self.split!r}")
         if min(self.split) < 0 or self.split[0] <= 0 or abs(sum(self.split) - 1) > 1e-9:
             raise ValueError(f"split fractions must be >= 0, train > 0, sum 1; got {self.split}")
-        _require_int("seed", self.seed)
-        if not 1 <= _require_int("workers", self.workers) <= 64:
-            raise ValueError(f"workers must be in [1, 64], got {self.workers}")
-        if self.limit is not None and _require_int("limit", self.limit) < 1:
-            raise ValueError(f"limit must be None or >= 1, got {self.limit}")
+        check_fields(self)
         if not isinstance(self.output_dir, Path):
             raise TypeError(f"output_dir must be a Path, got {type(self.output_dir).__name__}")
         if not isinstance(self.vocabulary, VocabularySpec):

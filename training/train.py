@@ -27,11 +27,12 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import keras
-import numpy as np
 
+from liveimpro.config.fields import check_fields, setting
 from liveimpro.core.model import ModelSpec, build_keras_model, check_hyperparameter
-from liveimpro.core.shards import Shard, load_shard
+from liveimpro.core.shards import load_shard
 from liveimpro.music.vocabulary import Vocabulary, VocabularySpec
+from training.windows import OrderedWindows, RandomWindows, TokenStream
 
 BEST_WEIGHTS = "best.weights.h5"
 HISTORY_FILE = "history.csv"
@@ -41,14 +42,6 @@ FINAL_LEARNING_RATE_FRACTION = 0.05  # the linear decay ends at 5 % of the start
 log = logging.getLogger(__name__)
 
 _MODEL_FIELDS = ("layers", "units", "embed_dim", "dropout")  # checked by liveimpro.core.model
-_INT_LIMITS = {
-    "seq_len": (2, 65536),
-    "batch": (1, 65536),
-    "epochs": (1, 10000),
-    "seed": (0, 2**32 - 1),
-    "patience": (1, 10000),
-}
-_FLOAT_LIMITS = {"learning_rate": (1e-7, 1.0), "clipnorm": (1e-6, 1e6)}
 
 
 @dataclass(frozen=True)
@@ -57,14 +50,20 @@ class TrainOptions:
     units: int = 256
     embed_dim: int = 128
     dropout: float = 0.2
-    seq_len: int = 128  # tokens per training window
-    batch: int = 64
-    epochs: int = 10
-    steps_per_epoch: int | None = None  # None: as many windows as the train tokens hold
-    learning_rate: float = 2e-3
-    clipnorm: float = 1.0
-    seed: int = 0
-    patience: int = 3  # epochs without a better validation loss before stopping
+    seq_len: int = setting(128, "tokens per training window", low=2, high=65536)
+    batch: int = setting(64, "windows per batch", low=1, high=65536)
+    epochs: int = setting(10, "passes at most", low=1, high=10000)
+    steps_per_epoch: int | None = setting(
+        None, "batches per epoch; None: as many windows as the train tokens hold", low=1, high=10**9
+    )
+    learning_rate: float = setting(
+        2e-3, "at the start; decays linearly to 5 % of it", low=1e-7, high=1.0
+    )
+    clipnorm: float = setting(1.0, "gradient norm clip", low=1e-6, high=1e6)
+    seed: int = setting(0, "seeds the first weights and the windows drawn", low=0, high=2**32 - 1)
+    patience: int = setting(
+        3, "epochs without a better validation loss before stopping", low=1, high=10000
+    )
     out_dir: Path = Path("runs/model")
     distribute: bool = False  # data-parallel over all local devices (KERAS_BACKEND=jax)
     warm_start: Path | None = None  # a finished run of the same model: its weights start this
@@ -72,12 +71,7 @@ class TrainOptions:
     def __post_init__(self) -> None:
         for name in _MODEL_FIELDS:
             check_hyperparameter(name, getattr(self, name))
-        for name, (low, high) in _INT_LIMITS.items():
-            _check_range(name, getattr(self, name), int, low, high)
-        for name, (low, high) in _FLOAT_LIMITS.items():
-            _check_range(name, getattr(self, name), float, low, high)
-        if self.steps_per_epoch is not None:
-            _check_range("steps_per_epoch", self.steps_per_epoch, int, 1, 10**9)
+        check_fields(self)
         if not isinstance(self.out_dir, Path):
             raise TypeError(f"out_dir must be a Path, got {type(self.out_dir).__name__}")
         if not isinstance(self.distribute, bool):
@@ -97,101 +91,6 @@ class TrainOptions:
             units=self.units,
             dropout=self.dropout,
         )
-
-
-def _check_range(name: str, value: object, kind: type, low: float, high: float) -> None:
-    allowed = (int, float) if kind is float else (int,)
-    if isinstance(value, bool) or not isinstance(value, allowed):
-        raise TypeError(f"{name} must be {kind.__name__}, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-
-
-# Data ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenStream:
-    """A split's pieces back to back, with the metrical features of every token."""
-
-    tokens: np.ndarray  # (N,) int32
-    sub_beat: np.ndarray  # (N,) int32
-    beat: np.ndarray  # (N,) int32
-
-    @classmethod
-    def from_shard(cls, shard: Shard, vocabulary: Vocabulary) -> TokenStream:
-        sub_beats, beats = [], []
-        for index, ticks_per_bar in enumerate(shard.ticks_per_bar):
-            # Features restart per piece: each piece's tick 0 is a bar line.
-            sub_beat, beat = vocabulary.metrical_features(
-                shard.piece_tokens(index), int(ticks_per_bar)
-            )
-            sub_beats.append(sub_beat)
-            beats.append(beat)
-        empty = np.zeros(0, np.int32)
-        return cls(
-            shard.tokens.astype(np.int32),
-            np.concatenate(sub_beats) if sub_beats else empty,
-            np.concatenate(beats) if beats else empty,
-        )
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def windows(self, starts: np.ndarray, seq_len: int) -> tuple[dict, np.ndarray]:
-        """Inputs and next-token targets for windows of seq_len + 1 at ``starts`` (B,)."""
-        index = starts[:, None] + np.arange(seq_len + 1)  # (B, T + 1)
-        tokens = self.tokens[index]  # (B, T + 1)
-        inputs = {
-            "tokens": tokens[:, :-1],
-            "sub_beat": self.sub_beat[index[:, :-1]],
-            "beat": self.beat[index[:, :-1]],
-        }  # each (B, T)
-        return inputs, tokens[:, 1:]
-
-
-class RandomWindows(keras.utils.PyDataset):
-    """Batches of windows drawn at random positions, fresh for every epoch."""
-
-    def __init__(self, stream: TokenStream, options: TrainOptions, steps: int) -> None:
-        super().__init__()
-        self.stream, self.options, self.steps = stream, options, steps
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __getitem__(self, index: int) -> tuple[dict, np.ndarray]:
-        rng = np.random.default_rng((self.options.seed, self.epoch, index))
-        high = len(self.stream) - self.options.seq_len - 1
-        starts = rng.integers(0, high + 1, size=self.options.batch)  # (B,)
-        return self.stream.windows(starts, self.options.seq_len)
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-
-
-class OrderedWindows(keras.utils.PyDataset):
-    """Every whole window of the stream in order: a fixed validation set.
-
-    ``multiple`` > 1 drops the last few windows so that every batch splits evenly
-    over that many devices.
-    """
-
-    def __init__(self, stream: TokenStream, options: TrainOptions, multiple: int = 1) -> None:
-        super().__init__()
-        self.stream, self.options = stream, options
-        count = (len(stream) - 1) // options.seq_len
-        count -= count % multiple
-        self.starts = np.arange(count) * options.seq_len  # (W,)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.starts) / self.options.batch)
-
-    def __getitem__(self, index: int) -> tuple[dict, np.ndarray]:
-        batch = self.options.batch
-        starts = self.starts[index * batch : (index + 1) * batch]
-        return self.stream.windows(starts, self.options.seq_len)
 
 
 # Callbacks and facts -------------------------------------------------------------------

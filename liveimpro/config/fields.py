@@ -8,6 +8,7 @@ value is changed later (``dataclasses.replace`` constructs, so it checks too).
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -84,7 +85,7 @@ def field_specs(section_cls: type[Section]) -> dict[str, FieldSpec]:
 
 
 @cache
-def _field_types(section_cls: type[Section]) -> dict[str, type]:
+def _field_types(section_cls: type) -> dict[str, type]:
     # get_type_hints resolves the string annotations that ``from __future__`` leaves.
     return typing.get_type_hints(section_cls)
 
@@ -103,17 +104,43 @@ def check_value(section_cls: type[Section], key: str, value: Any) -> Any:
     specs = field_specs(section_cls)
     name = f"{section_cls.SECTION}.{key}"
     check_known(f"key {name}", key, specs)
-    expected = _field_types(section_cls)[key]
+    return check_field(name, value, _field_types(section_cls)[key], specs[key])
+
+
+def check_field(name: str, value: Any, expected: type, spec: FieldSpec) -> Any:
+    """``value`` checked for the field ``name`` of type ``expected`` and converted to it.
+
+    The one check behind every setting and option: SettingTypeError for a wrong type (a bool is
+    never accepted as a number), SettingValueError naming the allowed values.
+    """
     accepted = (int, float) if expected is float else (expected,)
     if not isinstance(value, accepted) or (isinstance(value, bool) and expected is not bool):
         raise SettingTypeError(
             f"{name} must be of type {expected.__name__}, got {type(value).__name__}"
         )
     value = expected(value)
-    spec = specs[key]
     if not spec.allows(value):
         raise SettingValueError(f"{name} must be {spec.allowed()}, got {value!r}")
     return value
+
+
+def check_fields(options: Any) -> None:
+    """Check each field of a frozen dataclass declared with :func:`setting` (see check_field).
+
+    For the option dataclasses outside config.toml (the training pipeline's); a field typed
+    ``X | None`` may also be None.
+    """
+    for item in fields(options):
+        if SPEC_KEY not in item.metadata:
+            continue
+        value = getattr(options, item.name)
+        expected = _field_types(type(options))[item.name]
+        if isinstance(expected, types.UnionType):
+            if value is None:
+                continue
+            (expected,) = (kind for kind in typing.get_args(expected) if kind is not type(None))
+        checked = check_field(item.name, value, expected, item.metadata[SPEC_KEY])
+        object.__setattr__(options, item.name, checked)  # frozen
 
 
 def check_known(what: str, name: str, allowed: Iterable[str]) -> None:

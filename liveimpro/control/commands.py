@@ -5,9 +5,9 @@ mapped MIDI controller): it checks the request against the settings' own specs a
 improviser's state, queues what must change and replies at once, so a reply never waits
 on the main loop's 2 ms input poll. ``handle`` and ``update`` run on the main loop, in
 place of the improviser's own: they apply the queued changes at the start of the next
-turn, so real-time state is only ever touched by that one thread. Loading a model (file
-read, checksum, engine tables) happens on a loader thread; only the swap runs on the loop,
-between phrases (see Improviser.replace_continuation).
+turn, so real-time state is only ever touched by that one thread. Loading a model happens on
+a loader thread (liveimpro.control.modelloader); only the swap runs on the loop, between
+phrases (see Improviser.replace_continuation).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import dataclasses
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -26,14 +26,14 @@ from liveimpro.config.fields import check_value
 from liveimpro.config.settings import Settings
 from liveimpro.control.ccmap import CcMap
 from liveimpro.control.events import EventSink
+from liveimpro.control.modelloader import ModelLoader
 from liveimpro.control.protocol import COMMANDS, PARAMETERS, Request, error_reply
 from liveimpro.control.reporter import Reporter
-from liveimpro.core.continuation import Continuation, build_continuation
-from liveimpro.core.modelfile import available_models, load_model, resolve_model
+from liveimpro.core.continuation import Continuation
+from liveimpro.core.modelfile import available_models
 from liveimpro.errors import Refused, UserError
 from liveimpro.live.improviser import Improviser
 from liveimpro.live.takes import Take
-from liveimpro.music.vocabulary import TICKS_PER_BEAT
 
 Reply = dict[str, Any]
 
@@ -44,29 +44,6 @@ def user_reply(cmd: str, produce: Callable[[], dict[str, Any]]) -> Reply:
         return {"ok": True, **produce()}
     except UserError as error:
         return error_reply(f"{cmd}: {error}")
-
-
-class ModelLoader:
-    """Loads models on a thread of its own, never on the main loop."""
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liveimpro loader")
-
-    def load(self, name: str, settings: Settings) -> Future[tuple[str, Continuation]]:
-        """The model's name and a continuation over it, configured by ``settings``."""
-        return self._executor.submit(self._load, name, settings)
-
-    @staticmethod
-    def _load(name: str, settings: Settings) -> tuple[str, Continuation]:
-        model = load_model(resolve_model(name, settings.model.models_path()))
-        ticks_per_bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
-        continuation = build_continuation(
-            model, settings.sampling, settings.notes, ticks_per_bar, settings.adaptation
-        )
-        return model.name, continuation
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Controls:

@@ -8,14 +8,20 @@ the response a bounded lookahead ahead of the clock (``generate_until``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from liveimpro.config.settings import AdaptationSettings, NotesSettings, SamplingSettings
+from liveimpro.config.settings import (
+    AdaptationSettings,
+    NotesSettings,
+    SamplingSettings,
+    Settings,
+)
 from liveimpro.core.adaptation import ShortTermModel, mix_by_entropy
 from liveimpro.core.engine import Engine, EngineState
 from liveimpro.core.inputstyle import InputStyle
-from liveimpro.core.modelfile import LoadedModel
+from liveimpro.core.modelfile import LoadedModel, load_model, resolve_model
 from liveimpro.core.sampling import NoteLimits, Sampler, TokenMask
 from liveimpro.music.tonality import SCALE_FROM_PHRASE, Scale, parse_scale
 from liveimpro.music.vocabulary import (
@@ -23,11 +29,23 @@ from liveimpro.music.vocabulary import (
     EventDecoder,
     NoteEvent,
     Vocabulary,
+    bar_ticks,
     metrical_position,
 )
 
-# engine state, decoder, last logits, short-term history length: enough to re-sample from here
-ContinuationState = tuple[EngineState, EventDecoder, np.ndarray | None, int]
+
+@dataclass(frozen=True)
+class ContinuationState:
+    """Everything needed to re-sample from one point of a performance (see snapshot)."""
+
+    engine: EngineState
+    decoder: EventDecoder
+    logits: np.ndarray | None  # the next-token logits; None before start()
+    heard: int  # tokens the short-term model had learnt
+
+    def moved_by(self, ticks: int) -> ContinuationState:
+        """This state ``ticks`` later: the same network state, notes and velocity."""
+        return replace(self, decoder=self.decoder.moved_by(ticks))
 
 
 class Continuation:
@@ -129,15 +147,14 @@ class Continuation:
         """Everything needed to re-sample a response from this point (``mutate``)."""
         logits = None if self._logits is None else self._logits.copy()
         heard = len(self.short_term.history) if self.short_term else 0
-        return self.engine.snapshot(), self.decoder.copy(), logits, heard
+        return ContinuationState(self.engine.snapshot(), self.decoder.copy(), logits, heard)
 
     def restore(self, saved: ContinuationState) -> None:
-        state, decoder, logits, heard = saved
-        self.engine.restore(state)
+        self.engine.restore(saved.engine)
         if self.short_term:
-            self.short_term.truncate(heard)
-        self.decoder = decoder.copy()
-        self._logits = None if logits is None else logits.copy()
+            self.short_term.truncate(saved.heard)
+        self.decoder = saved.decoder.copy()
+        self._logits = None if saved.logits is None else saved.logits.copy()
         self._rest = None
 
     def generate_until(self, tick: int) -> list[NoteEvent]:
@@ -220,3 +237,19 @@ def build_continuation(
         adaptation,
         model.input_style,
     )
+
+
+def load_continuation(
+    settings: Settings, name: str | None = None
+) -> tuple[LoadedModel, Continuation]:
+    """Model ``name`` (settings.model.name if None) and a continuation over it, by ``settings``."""
+    model_name = settings.model.name if name is None else name
+    model = load_model(resolve_model(model_name, settings.model.models_path()))
+    continuation = build_continuation(
+        model,
+        settings.sampling,
+        settings.notes,
+        bar_ticks(settings.continuation.beats_per_bar),
+        settings.adaptation,
+    )
+    return model, continuation

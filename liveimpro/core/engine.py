@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liveimpro.core.model import ModelSpec
-from liveimpro.core.modelfile import LoadedModel
+from liveimpro.core.model import ModelSpec, TrainedWeights
 
 
 def pin_blas_threads(threads: int = 1) -> None:
@@ -82,7 +81,7 @@ class Engine:
         self._logits = np.empty(spec.vocab_size, f32)
 
     @classmethod
-    def from_model(cls, model: LoadedModel) -> Engine:
+    def from_model(cls, model: TrainedWeights) -> Engine:
         return cls(model.spec, model.weights)
 
     def reset(self) -> None:

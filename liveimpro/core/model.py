@@ -13,8 +13,12 @@ Architecture, per step t:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Protocol
 
 from liveimpro.music.vocabulary import MAX_BEAT_FEATURE, TICKS_PER_BEAT
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _LIMITS = {
     "vocab_size": (4, 4096),
@@ -91,6 +95,16 @@ def weight_shapes(spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     shapes["logits.kernel"] = (spec.units, spec.vocab_size)
     shapes["logits.bias"] = (spec.vocab_size,)
     return shapes
+
+
+class TrainedWeights(Protocol):
+    """A spec and its exported weights, named as weight_shapes names them (a LoadedModel)."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]: ...
 
 
 def build_keras_model(spec: ModelSpec, *, stateful: bool = False, batch_size: int | None = None):

@@ -33,6 +33,7 @@ from liveimpro.harness.callresponse import LiveSession, clock_from_pulses, grid_
 from liveimpro.harness.demo import DEMO_PHRASE
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.midi.midifile import read_phrase
+from liveimpro.music.vocabulary import bar_ticks
 
 ANSWER_BEATS = 1024.0  # longer than the whole benchmark: the answer plays throughout
 PHRASE_LEAD_S = 0.15
@@ -130,7 +131,7 @@ def bench_control(
 ) -> dict:
     settings = bench_settings(model)
     _, call = read_phrase(DEMO_PHRASE)
-    bar = settings.continuation.beats_per_bar * 24
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding JACK threads
     results = spawn.Queue()
     with MidiSystem(private_jack=True) as system, LiveSession(system, settings) as session:

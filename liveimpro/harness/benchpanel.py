@@ -27,7 +27,7 @@ from liveimpro.harness.callresponse import LiveSession, play_notes
 from liveimpro.harness.demo import DEMO_PHRASE
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.midi.midifile import read_phrase
-from liveimpro.music.vocabulary import TICKS_PER_BEAT
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, bar_ticks
 from liveimpro.surfaces.panel.process import PanelProcess, launch_chromium
 
 ANSWER_BEATS = 8.0
@@ -42,7 +42,7 @@ def bench_panel(
 
     settings = answer_settings(model, ANSWER_BEATS, bpm)
     _, call = read_phrase(DEMO_PHRASE)
-    bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     call_ticks = max(note.end for note in call) + math.ceil(SILENCE_BEATS * TICKS_PER_BEAT)
     round_ticks = call_ticks + bar + round(ANSWER_BEATS * TICKS_PER_BEAT)  # a quantise wait at most
 

@@ -26,8 +26,9 @@ from liveimpro.harness.callresponse import (
 )
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.harness.pianoroll import render
+from liveimpro.live.improviser import next_grid_tick, response_ticks
 from liveimpro.midi.midifile import add_track, new_midi_file, read_phrase
-from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, bar_ticks
 
 DEMO_PHRASE = Path(__file__).resolve().parent / "demo.mid"
 CALL_LEAD_S = 0.3  # the call starts on the first bar line at least this far ahead
@@ -48,17 +49,9 @@ class DemoTake:
     daemon_output: str
 
 
-def response_ticks(settings: Settings, phrase_ticks: int) -> int:
-    """How long the answer to a phrase of ``phrase_ticks`` is, by the response settings."""
-    if settings.response.length == "fixed":
-        return round(settings.continuation.beats * TICKS_PER_BEAT)
-    return round(settings.response.proportion * phrase_ticks)
-
-
 def play_take(system: MidiSystem, settings: Settings, call: list[Note]) -> DemoTake:
     """Start the daemon, play ``call`` into it from its next bar line, hear the whole answer."""
-    bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
-    grid = {"immediate": 1, "beat": TICKS_PER_BEAT, "bar": bar}[settings.response.quantize]
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     response_channel = settings.response.channel - 1
     # the channel the daemon listens to; with all, one apart from the answer's
     call_channel = settings.daemon.channel - 1 if settings.daemon.channel else response_channel ^ 1
@@ -69,7 +62,7 @@ def play_take(system: MidiSystem, settings: Settings, call: list[Note]) -> DemoT
         close_tick = (
             first_tick + call_end + math.ceil(settings.phrase.silence_beats * TICKS_PER_BEAT)
         )
-        start_tick = -(-close_tick // grid) * grid
+        start_tick = next_grid_tick(settings, close_tick)
         answer_end = start_tick + response_ticks(
             settings, call_end - min(note.start for note in call)
         )
@@ -138,7 +131,7 @@ def run_demo(
 ) -> int:
     """The whole demo; 0 when an answer came and every answer note ended, else 1."""
     _, notes = read_phrase(phrase)
-    bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     origin = notes[0].start - notes[0].start % bar  # keep the call's place in its bar
     call = [Note(n.pitch, n.velocity, n.start - origin, n.end - origin) for n in notes]
     with MidiSystem(period=period) as system:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, bar_ticks
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -10,7 +10,7 @@ NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 def render(
     call: list[Note],
     response: list[Note],
-    ticks_per_bar: int = 4 * TICKS_PER_BEAT,
+    ticks_per_bar: int = bar_ticks(4),
     ticks_per_column: int = TICKS_PER_BEAT // 4,
 ) -> str:
     """Rows from high to low pitch; ``#`` marks the call, ``o`` the response, ``|`` bars."""

@@ -22,9 +22,9 @@ from liveimpro.errors import Refused
 from liveimpro.live.clock import CLOCK_MESSAGES, Clock, TempoClock
 from liveimpro.live.phrase import PEDAL_DOWN, Phrase, PhraseCapture
 from liveimpro.live.scheduler import ResponseScheduler
-from liveimpro.live.takes import Replay, Take, TakeRecorder, moved_by
+from liveimpro.live.takes import Replay, Take, TakeRecorder
 from liveimpro.midi.ports import SUSTAIN_CC, OutputPort
-from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent, bar_ticks
 
 RESPONSE_LEAD_S = 0.03  # the earliest a response may start: time to generate and queue it
 THRU_TYPES = ("note_on", "note_off", "control_change", "pitchwheel", "aftertouch", "polytouch")
@@ -60,6 +60,25 @@ class EchoedNotes:
         self.notes.clear()
         self.pedals.clear()
         return messages
+
+
+def response_ticks(settings: Settings, phrase_ticks: int) -> int:
+    """How long the answer to a phrase of ``phrase_ticks`` lasts, by response.length."""
+    if settings.response.length == "fixed":
+        length = round(settings.continuation.beats * TICKS_PER_BEAT)
+    else:
+        length = round(settings.response.proportion * phrase_ticks)
+    return max(1, length)
+
+
+def next_grid_tick(settings: Settings, earliest: int) -> int:
+    """The first tick at or after ``earliest`` where response.quantize lets an answer start."""
+    grid = {
+        "immediate": 1,
+        "beat": TICKS_PER_BEAT,
+        "bar": bar_ticks(settings.continuation.beats_per_bar),
+    }[settings.response.quantize]
+    return -(-earliest // grid) * grid
 
 
 def velocity_follower(mean_velocity: float, follow: float) -> Callable[[int], int]:
@@ -176,7 +195,7 @@ class Improviser:
         if ending is None:
             return
         ends_at, phrase = ending
-        start = self._next_grid_tick(ends_at)
+        start = next_grid_tick(self.settings, ends_at)
         lead = self.clock.units_per_second * RESPONSE_LEAD_S
         if self.clock.time_of(start) - now > lead:
             return
@@ -202,27 +221,14 @@ class Improviser:
 
     def _respond(self, phrase: Phrase, start: int) -> None:
         self.primer.finish(phrase.closing, start)
-        response = self.settings.response
-        if response.length == "fixed":
-            length = round(self.settings.continuation.beats * TICKS_PER_BEAT)
-        else:
-            length = round(response.proportion * (phrase.end_tick - phrase.start_tick))
-        velocity = velocity_follower(phrase.mean_velocity, response.velocity_follow)
-        self._play(phrase, start, start + max(1, length), velocity)
+        length = response_ticks(self.settings, phrase.end_tick - phrase.start_tick)
+        velocity = velocity_follower(phrase.mean_velocity, self.settings.response.velocity_follow)
+        self._play(phrase, start, start + length, velocity)
 
     def response_start(self, now: float, phrase_end_tick: int) -> int:
         """The first allowed grid tick after the phrase's end and RESPONSE_LEAD_S after ``now``."""
         earliest = math.ceil(self.clock.tick_at(now) + self.clock.seconds_to_ticks(RESPONSE_LEAD_S))
-        return self._next_grid_tick(max(earliest, phrase_end_tick))
-
-    def _next_grid_tick(self, earliest: int) -> int:
-        """The first tick at or after ``earliest`` where response.quantize lets an answer start."""
-        grid = {
-            "immediate": 1,
-            "beat": TICKS_PER_BEAT,
-            "bar": TICKS_PER_BEAT * self.settings.continuation.beats_per_bar,
-        }[self.settings.response.quantize]
-        return -(-earliest // grid) * grid
+        return next_grid_tick(self.settings, max(earliest, phrase_end_tick))
 
     # Live control: liveimpro.control.commands calls these on the main loop ------------------------
 
@@ -295,7 +301,7 @@ class Improviser:
         """Play ``take`` again, as far as it was heard, from a bar line (see replay_start)."""
         self._stop_for_replay("loop", now, take)
         start = self.replay_start(now, take.start_tick)
-        primed = moved_by(take.primed, start - take.start_tick)
+        primed = take.primed.moved_by(start - take.start_tick)
         length = take.played_length
         again = Take("loop", start, length, take.velocity, take.source, primed, now)
         again.events = take.played_events()
@@ -306,7 +312,7 @@ class Improviser:
         """Re-sample ``take`` from the state it was primed with, from a bar line."""
         self._stop_for_replay("mutate", now, take)
         start = self.replay_start(now, take.start_tick)
-        primed = moved_by(take.primed, start - take.start_tick)
+        primed = take.primed.moved_by(start - take.start_tick)
         self.continuation.restore(primed)
         again = Take("mutate", start, take.length, take.velocity, take.source, primed, now)
         recorder = TakeRecorder(self.continuation, again)
@@ -320,7 +326,7 @@ class Improviser:
         with that metrical position.
         """
         earliest = self.clock.tick_at(now) + self.clock.seconds_to_ticks(RESPONSE_LEAD_S)
-        bar = TICKS_PER_BEAT * self.settings.continuation.beats_per_bar
+        bar = bar_ticks(self.settings.continuation.beats_per_bar)
         return original_start + math.ceil((earliest - original_start) / bar) * bar
 
     def _stop_for_replay(self, kind: str, now: float, take: Take | None) -> None:

@@ -1,23 +1,36 @@
 """Streaming a response out of the port on the clock, a bounded lookahead ahead of it.
 
 :class:`ResponseScheduler` is the one place that knows which response notes sound: it
-pulls note events from the continuation up to ``lookahead`` ticks past the clock, turns
-their ticks into port time and hands them to ``OutputPort.send_at``. Every note it turns
-on it also turns off: at the note's end, at the response's end, or in ``stop()``. With
-``send_clock`` it also sends MIDI start and 24 clock pulses per beat.
+pulls note events from a :class:`ResponseSource` (a continuation, or a take) up to ``lookahead``
+ticks past the clock, turns their ticks into port time and hands them to ``OutputPort.send_at``.
+Every note it turns on it also turns off: at the note's end, at the response's end, or in
+``stop()``. With ``send_clock`` it also sends MIDI start and 24 clock pulses per beat.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Protocol
 
 import mido
 
-from liveimpro.core.continuation import Continuation
 from liveimpro.live.clock import Clock
 from liveimpro.midi.ports import OutputPort, retimed
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent
+
+
+class ResponseSource(Protocol):
+    """What a response is pulled from: a Continuation, a TakeRecorder or a Replay."""
+
+    def advance_to(self, tick: int) -> None:
+        """Move to ``tick``, where the response starts, without playing anything."""
+
+    def generate_until(self, tick: int) -> list[NoteEvent]:
+        """The note events before ``tick``, from where the last call stopped."""
+
+    def release_all(self, end_tick: int) -> list[NoteEvent]:
+        """Note-offs for every note still sounding, at ``end_tick`` or earlier."""
 
 
 def keep_velocity(velocity: int) -> int:
@@ -45,7 +58,7 @@ class ResponseScheduler:
         self.channel = channel
         self.lookahead_ticks = max(1, round(lookahead_beats * TICKS_PER_BEAT))
         self.sounding: dict[int, float] = {}  # pitch -> port time of its scheduled note-on
-        self._continuation: Continuation | None = None
+        self._source: ResponseSource | None = None
         self._generated_to = 0  # every event before this tick is scheduled
         self.start_tick = 0
         self.end_tick = 0
@@ -57,7 +70,7 @@ class ResponseScheduler:
     @property
     def playing(self) -> bool:
         """Whether a response is under way (until the clock passes its end)."""
-        return self._continuation is not None
+        return self._source is not None
 
     @property
     def scheduled_to(self) -> int:
@@ -66,18 +79,18 @@ class ResponseScheduler:
 
     def start(
         self,
-        continuation: Continuation,
+        source: ResponseSource,
         start_tick: int,
         end_tick: int,
         velocity: Callable[[int], int] = keep_velocity,
     ) -> None:
-        """Play ``continuation`` from ``start_tick`` (advancing it there) to ``end_tick``."""
+        """Play ``source`` from ``start_tick`` (advancing it there) to ``end_tick``."""
         if end_tick <= start_tick:
             raise ValueError(f"end_tick must be > start_tick {start_tick}, got {end_tick}")
         if self.playing:
             raise RuntimeError("a response is already playing; stop() it first")
-        continuation.advance_to(start_tick)
-        self._continuation = continuation
+        source.advance_to(start_tick)
+        self._source = source
         self._generated_to = start_tick
         self.start_tick = start_tick
         self.end_tick = end_tick
@@ -88,25 +101,25 @@ class ResponseScheduler:
         horizon = self.clock.current_tick(now) + self.lookahead_ticks
         if self._send_clock:
             self._schedule_pulses(horizon)
-        if self._continuation is None:
+        if self._source is None:
             return
         if self._generated_to < self.end_tick:
             target = min(horizon, self.end_tick)
-            events = self._continuation.generate_until(target)
+            events = self._source.generate_until(target)
             if target == self.end_tick:
-                events += self._continuation.release_all(self.end_tick)
+                events += self._source.release_all(self.end_tick)
             self._schedule(events)
             self._generated_to = target
             if target == self.end_tick:
                 self._end_sounding(self.end_tick)  # the response's end is a hard stop
         if self.clock.tick_at(now) >= self.end_tick:
-            self._continuation = None
+            self._source = None
 
     def stop(self) -> None:
         """Silence the response now: note-offs for sounding notes and CC123, via port panic."""
         self.port.panic()
         self.sounding.clear()
-        self._continuation = None
+        self._source = None
         self._next_pulse = None  # panic cancelled the pulses scheduled ahead; reschedule them
 
     def retime(self, now: float, ratio: float) -> None:

@@ -1,10 +1,11 @@
 """Takes: a response as it was played, to play again (loop) or to re-sample (mutate).
 
-The scheduler pulls a response from anything with ``advance_to``, ``generate_until`` and
-``release_all``. :class:`TakeRecorder` is a continuation that keeps every event it makes in
-a :class:`Take`; :class:`Replay` plays a take's events again from another start tick.
-A take also holds the continuation's state just before the response (``primed``), which
-:func:`moved_by` shifts by whole bars so that re-sampling it sees the same place in the bar.
+The scheduler pulls a response from a :class:`liveimpro.live.scheduler.ResponseSource`.
+:class:`TakeRecorder` is a continuation that keeps every event it makes in a :class:`Take`;
+:class:`Replay` plays a take's events again from another start tick. A take also holds the
+continuation's state just before the response (``primed``), which the improviser moves by
+whole bars (``ContinuationState.moved_by``) so that re-sampling it sees the same place in the
+bar.
 """
 
 from __future__ import annotations
@@ -114,12 +115,3 @@ class Replay:
         offs = [NoteEvent(end_tick, pitch, 0) for pitch in sorted(self._sounding)]
         self._sounding.clear()
         return offs
-
-
-def moved_by(state: ContinuationState, ticks: int) -> ContinuationState:
-    """``state`` with its clock ``ticks`` later: the same network state, notes and velocity."""
-    engine, decoder, logits, heard = state
-    moved = decoder.copy()
-    moved.tick += ticks
-    moved.sounding = {pitch: start + ticks for pitch, start in decoder.sounding.items()}
-    return engine, moved, logits, heard

@@ -29,6 +29,11 @@ TICKS_PER_BEAT = 24
 MAX_BEAT_FEATURE = 8  # beats in a bar beyond the 8th share the last feature value
 
 
+def bar_ticks(beats_per_bar: int) -> int:
+    """The length of a bar of ``beats_per_bar`` beats, in ticks."""
+    return beats_per_bar * TICKS_PER_BEAT
+
+
 @dataclass(frozen=True, slots=True)
 class Note:
     """A note on the tick grid; ``end`` is exclusive and greater than ``start``."""
@@ -264,6 +269,13 @@ class EventDecoder:
         twin.sounding = dict(self.sounding)
         twin.last_token = self.last_token
         return twin
+
+    def moved_by(self, ticks: int) -> EventDecoder:
+        """A copy with its clock and sounding notes ``ticks`` later, all else the same."""
+        moved = self.copy()
+        moved.tick += ticks
+        moved.sounding = {pitch: start + ticks for pitch, start in self.sounding.items()}
+        return moved
 
     def release_all(self) -> list[NoteEvent]:
         """Note-offs, at the current tick, for every sounding note."""

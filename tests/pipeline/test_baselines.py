@@ -1,15 +1,8 @@
 import numpy as np
 import pytest
 
-from training.baselines import (
-    BOS,
-    IdyomModel,
-    KneserNeyModel,
-    UnigramModel,
-    bits_per_token,
-    evaluate_baselines,
-    short_term_distributions,
-)
+from training.baselines import IdyomModel, evaluate_baselines, short_term_distributions
+from training.ngram import BOS, KneserNeyModel, UnigramModel, bits_per_token
 
 VOCAB = 12
 EOS = 2

@@ -6,7 +6,8 @@ import pytest
 from music21 import converter
 
 from liveimpro.music.vocabulary import Note
-from training.corpus import read_file, read_source, split_abc_tunes
+from training.corpus import read_file, read_source
+from training.readers import split_abc_tunes
 
 CORPUS = Path(music21.__file__).parent / "corpus"
 

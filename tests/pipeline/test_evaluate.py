@@ -14,7 +14,7 @@ VOCABULARY = Vocabulary()
 def test_evaluate_options_check_values():
     with pytest.raises(ValueError, match="pieces must be >= 1"):
         EvaluateOptions(pieces=0)
-    with pytest.raises(TypeError, match="prime_bars must be an int"):
+    with pytest.raises(TypeError, match="prime_bars must be of type int"):
         EvaluateOptions(prime_bars=2.0)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from liveimpro.core.shards import load_shard
 from liveimpro.music.vocabulary import Note, Vocabulary, decode, encode
-from training.corpus import Piece, read_source
+from training.corpus import read_source
 from training.prepare import (
     SPLITS,
     PrepareOptions,
@@ -20,6 +20,7 @@ from training.prepare import (
     transpose_notes,
     transpose_tokens,
 )
+from training.readers import Piece
 
 VOCABULARY = Vocabulary()
 

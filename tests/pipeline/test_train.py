@@ -10,12 +10,12 @@ from liveimpro.music.vocabulary import Vocabulary
 from training.train import (
     BEST_WEIGHTS,
     FACTS_FILE,
-    TokenStream,
     TrainOptions,
     _warm_start,
     tokens_seen,
     train_time_s,
 )
+from training.windows import TokenStream
 
 VOCABULARY = Vocabulary()
 
