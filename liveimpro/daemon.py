@@ -18,6 +18,7 @@ import mido
 
 from liveimpro.config.settings import ClockSettings, DaemonSettings, Settings
 from liveimpro.control.commands import Controls
+from liveimpro.control.ready import Ready, format_ready
 from liveimpro.control.server import ControlPlane
 from liveimpro.core.continuation import build_continuation
 from liveimpro.core.engine import pin_blas_threads
@@ -189,6 +190,10 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
                 f"(model {model.name}, {describe_clock(settings.clock)}); {control.summary}",
                 flush=True,
             )
+            ready = Ready(
+                midi_in.name, midi_out.name, model.name, control.address, control.events_address
+            )
+            print(format_ready(ready), flush=True)  # for programs: the human line may change
             serve(improviser, midi_in, stop, control.controls)
         print(
             f"liveimpro: stopped ({midi_in.dropped_bytes} bytes of malformed MIDI dropped)",
