@@ -156,7 +156,7 @@ class EventPublisher:
     def __init__(self, socket: zmq.Socket) -> None:
         self._socket = socket
         self.address = socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.run = secrets.token_hex(4)
+        self.run_id = secrets.token_hex(4)  # tells this run's numbers from a restart's
         self._sent: dict[str, int] = {}  # topic -> events numbered so far, in the thread
         # (topic, time, fields), encoded in the thread: the caller only stamps and queues
         self._queue: queue.SimpleQueue[tuple[str, float, dict] | None] = queue.SimpleQueue()
@@ -180,7 +180,7 @@ class EventPublisher:
             # numbered here, in one thread, in the order sent: emit may come from any thread
             seq = self._sent.get(topic, 0)
             self._sent[topic] = seq + 1
-            frame = encode_event(topic, when, fields, seq=seq, run=self.run)
+            frame = encode_event(topic, when, fields, seq=seq, run=self.run_id)
             # when no subscriber keeps up, events are dropped (a gap in seq), never waited for
             with contextlib.suppress(zmq.Again):
                 self._socket.send(frame, zmq.NOBLOCK)
