@@ -185,15 +185,16 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
             midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
         improviser = Improviser(settings, continuation, clock, scheduler, midi_out)
         with ControlPlane(settings.control, improviser, model.name) as control:
+            ready = Ready(
+                midi_in.name, midi_out.name, model.name, control.address, control.events_address
+            )
+            # The line for programs first: a reader may stop at it, the human line may change.
+            print(format_ready(ready), flush=True)
             print(
                 f"liveimpro: listening on {midi_in.name!r}, playing on {midi_out.name!r} "
                 f"(model {model.name}, {describe_clock(settings.clock)}); {control.summary}",
                 flush=True,
             )
-            ready = Ready(
-                midi_in.name, midi_out.name, model.name, control.address, control.events_address
-            )
-            print(format_ready(ready), flush=True)  # for programs: the human line may change
             serve(improviser, midi_in, stop, control.controls)
         print(
             f"liveimpro: stopped ({midi_in.dropped_bytes} bytes of malformed MIDI dropped)",

@@ -4,8 +4,8 @@
                      "events":"tcp://127.0.0.1:5556","protocol":1}
 
 ``liveimpro run`` prints it once, on one line, when both MIDI ports are open and the control
-plane listens (``control`` and ``events`` are null with control off); the human line before it
-may change, this one only with the protocol version. :func:`format_ready` and
+plane listens (``control`` and ``events`` are null with control off), before the human line,
+which may change; this one changes only with the protocol version. :func:`format_ready` and
 :func:`parse_ready` are exact inverses.
 """
 
