@@ -17,6 +17,7 @@ import mido
 
 from liveimpro.config.settings import ClockSettings, Settings
 from liveimpro.control.commands import Controls
+from liveimpro.control.ready import Ready, format_ready
 from liveimpro.control.server import ControlPlane
 from liveimpro.core.continuation import load_continuation
 from liveimpro.core.engine import pin_blas_threads
@@ -157,6 +158,11 @@ def _improvise(settings: Settings, stop: StopSignals) -> int:
             midi_out.send(mido.Message("program_change", channel=channel, program=response.program))
         improviser = Improviser(settings, continuation, clock, scheduler, midi_out)
         with ControlPlane(settings.control, improviser, model.name) as control:
+            ready = Ready(
+                midi_in.name, midi_out.name, model.name, control.address, control.events_address
+            )
+            # The line for programs first: a reader may stop at it, the human line may change.
+            print(format_ready(ready), flush=True)
             print(
                 f"liveimpro: listening on {midi_in.name!r}, playing on {midi_out.name!r} "
                 f"(model {model.name}, {describe_clock(settings.clock)}); {control.summary}",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from liveimpro.control.ready import Ready, format_ready, parse_ready
 from liveimpro.harness.benchcontrol import bench_control, control_endpoints
 
 
 def test_the_ready_line_names_the_control_endpoints() -> None:
-    line = "liveimpro: listening on 'in' (model folk, 120 bpm); control on ipc:///t/c, events on ipc:///t/e"
-    assert control_endpoints(line) == ("ipc:///t/c", "ipc:///t/e")
+    line = format_ready(Ready("in", "out", "folk", "ipc:///t/c", "ipc:///t/e"))
+    assert control_endpoints(parse_ready(line)) == ("ipc:///t/c", "ipc:///t/e")
     with pytest.raises(RuntimeError, match="serves no control"):
-        control_endpoints("liveimpro: listening on 'in' (model folk, 120 bpm); control off")
+        control_endpoints(parse_ready(format_ready(Ready("in", "out", "folk", None, None))))
 
 
 @pytest.mark.jack

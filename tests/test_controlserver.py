@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from liveimpro.config.settings import ControlSettings
 from liveimpro.control.client import Client, NoReply
 from liveimpro.control.keys import create_key_pair
-from liveimpro.control.protocol import COMMANDS, PARAMETERS
+from liveimpro.control.protocol import COMMANDS, PARAMETERS, parse_reply
 from liveimpro.control.server import (
     HARD_LIMIT_FACTOR,
     ControlServer,
@@ -159,7 +159,7 @@ def test_malformed_frames_get_error_replies_and_the_daemon_still_answers_and_pla
 
 def test_a_request_of_several_frames_is_refused(served, raw) -> None:
     raw.send_multipart([b'{"cmd": "ping"}', b"more"])
-    assert json.loads(raw.recv()) == {"ok": False, "error": "a request is one frame, got 2"}
+    assert parse_reply(raw.recv(), CAP) == {"ok": False, "error": "a request is one frame, got 2"}
 
 
 def test_a_frame_over_the_hard_limit_is_dropped_and_the_server_lives_on(served) -> None:
@@ -218,7 +218,7 @@ def test_a_slow_model_load_never_delays_another_clients_panic(served, monkeypatc
             loading.recv(zmq.NOBLOCK)  # its reply waits for the load
     finally:
         release.set()
-    assert json.loads(loading.recv()) == {
+    assert parse_reply(loading.recv(), CAP) == {
         "ok": True,
         "model": "tiny",
         "takes_effect": "at the next phrase",

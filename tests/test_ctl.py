@@ -22,6 +22,7 @@ from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes,
 from liveimpro.cli.commands import main
 from liveimpro.cli.ctl import parse_value, request_params
 from liveimpro.control.client import Client, ControlError, Subscription
+from liveimpro.control.ready import parse_ready
 from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.harness.jackserver import JackServer
 
@@ -108,7 +109,7 @@ def test_client_and_ctl_control_a_running_daemon(
     try:
         daemon = Daemon(config, random_model_dir, dump.port_name)
         try:
-            assert any(f"control on {address}" in line for line in daemon.printed)
+            assert parse_ready(daemon.printed[-1]).control == address
             with (
                 Client(address, events=events_address, timeout=10.0) as client,
                 client.subscribe() as events,

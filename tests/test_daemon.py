@@ -20,6 +20,7 @@ import mido
 import pytest
 from midicheck import stuck_notes
 
+from liveimpro.control.ready import parse_ready
 from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.harness.benchdaemon import sounding_at_end
 from liveimpro.harness.jackpeers import MidiClock, MidiDump, unique_client_name
@@ -84,9 +85,9 @@ class Daemon:
             raise
 
     def _wait_until_listening(self) -> None:
-        """Until its "listening" line: by then both ports are active and can be connected."""
+        """Until its ready line: by then both ports are active and can be connected."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self.printed or "listening on" not in self.printed[-1]:
+        while not self.printed or parse_ready(self.printed[-1]) is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self.process.stdout], [], [], remaining)[0]:
                 raise AssertionError(f"not listening after {STARTUP_TIMEOUT_S} s: {self.printed}")

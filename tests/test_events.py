@@ -11,14 +11,21 @@ from liveimpro.control.events import EventPublisher, NoEvents, decode_event, enc
 
 
 def test_a_frame_is_the_topic_then_json_and_decodes_back() -> None:
-    frame = encode_event("phrase_end", 12.5, {"notes": 3, "beats": 1.5})
+    frame = encode_event("phrase_end", 12.5, {"notes": 3, "beats": 1.5}, seq=7, run="r1")
     assert frame.startswith(b"phrase_end {")
-    assert decode_event(frame) == {"event": "phrase_end", "time": 12.5, "notes": 3, "beats": 1.5}
+    assert decode_event(frame) == {
+        "event": "phrase_end",
+        "time": 12.5,
+        "seq": 7,
+        "run": "r1",
+        "notes": 3,
+        "beats": 1.5,
+    }
 
 
 def test_unknown_topics_are_refused_even_with_nobody_listening() -> None:
     with pytest.raises(ValueError, match="unknown event topic 'phrase_begin'"):
-        encode_event("phrase_begin", 0.0, {})
+        encode_event("phrase_begin", 0.0, {}, seq=0, run="r1")
     with pytest.raises(ValueError, match="unknown event topic"):
         NoEvents().emit("phrase_begin")
     NoEvents().emit("warning", message="fine")

@@ -23,6 +23,7 @@ from test_daemon import Daemon, play_phrase
 
 from liveimpro.control.client import Client
 from liveimpro.control.protocol import PARAMETERS
+from liveimpro.control.ready import parse_ready
 from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.surfaces.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
@@ -291,8 +292,7 @@ def test_run_with_panel_starts_both_and_stops_both(
     try:
         printed = []
         while not (
-            any("listening on" in line for line in printed)
-            and ADDRESS_LINE.search("".join(printed))
+            any(parse_ready(line) for line in printed) and ADDRESS_LINE.search("".join(printed))
         ):
             line = daemon.stdout.readline()
             assert line, f"exited: {''.join(printed)}"

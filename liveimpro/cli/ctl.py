@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,16 @@ def cmd_ctl(args: argparse.Namespace) -> int:
 
 
 def watch(daemon: Any, topics: list[str], count: int | None) -> int:
-    """Print events as JSON lines until ``count`` of them (None: until interrupted)."""
+    """Print events as JSON lines until ``count`` of them (None: until interrupted); a line
+    on stderr says when events were missed (stdout stays JSON)."""
     with daemon.subscribe(*topics) as events:
         seen = 0
         try:
             while count is None or seen < count:
-                print(json.dumps(events.receive()), flush=True)
+                event = events.receive()
+                if events.gap is not None:
+                    print(f"liveimpro ctl: {events.gap.describe()}", file=sys.stderr, flush=True)
+                print(json.dumps(event), flush=True)
                 seen += 1
         except KeyboardInterrupt:
             pass

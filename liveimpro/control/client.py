@@ -7,10 +7,12 @@
         print(daemon.status()["counters"])
         with daemon.subscribe("response_") as events:
             print(events.receive(timeout=10.0))
+            print(events.missed)  # events lost on the way (their seq never arrived)
 
-Every request waits at most ``timeout`` seconds: with no daemon listening it raises
-:class:`NoReply` instead of hanging. A request the daemon refuses raises
-:class:`ControlError` with the daemon's message.
+Every request carries the protocol version (liveimpro.control.protocol); a daemon speaking
+another refuses it with one line. Every request waits at most ``timeout`` seconds: with no
+daemon listening it raises :class:`NoReply` instead of hanging. A request the daemon refuses
+raises :class:`ControlError` with the daemon's message.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Self
 import zmq
 
 from liveimpro.config.settings import ControlSettings
-from liveimpro.control.events import decode_event
+from liveimpro.control.events import Gap, GapCounter, decode_event
 from liveimpro.control.keys import KeyFileError, read_key_pair
 from liveimpro.control.protocol import Request, encode_request, parse_reply
 from liveimpro.errors import SettingValueError, UserError
@@ -172,18 +174,32 @@ class Client:
 
 
 class Subscription:
-    """A SUB socket's events; close it (or use ``with``) before the client."""
+    """A SUB socket's events; close it (or use ``with``) before the client.
+
+    ``missed`` counts the events of the subscribed topics that were published but never
+    received (by their ``seq``, liveimpro.control.events); after each ``receive``, ``gap``
+    is the :class:`Gap` of those missed just before the event it returned, or None.
+    """
 
     def __init__(self, socket: zmq.Socket, topics: tuple[str, ...]) -> None:
         self._socket = socket
+        self._gaps = GapCounter()
+        self.gap: Gap | None = None
         for topic in topics:
             socket.subscribe(topic)
 
+    @property
+    def missed(self) -> int:
+        return self._gaps.missed
+
     def receive(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next event, waiting up to ``timeout`` seconds (None: forever); None if none."""
+        self.gap = None
         if not self._socket.poll(None if timeout is None else timeout * 1000):
             return None
-        return decode_event(self._socket.recv())
+        event = decode_event(self._socket.recv())
+        self.gap = self._gaps.check(event)
+        return event
 
     def close(self) -> None:
         self._socket.close(linger=0)

@@ -3,7 +3,8 @@
 :class:`DaemonLink` keeps one :class:`liveimpro.Client` (same addresses and CURVE keys as
 ``liveimpro ctl``) and two threads: one polls ``status``, which tells whether the daemon is
 there at all (ZeroMQ reconnects by itself, but a SUB socket never says its publisher is
-gone), and one passes on every event. A bridge can start before the daemon, outlive it and
+gone), and one passes on every event, with a ``missed`` event (liveimpro.control.events.Gap)
+before one that followed a loss. A bridge can start before the daemon, outlive it and
 see it come back. The daemon's real-time loop never waits on any of this.
 """
 
@@ -77,5 +78,7 @@ class DaemonLink:
         with self.client.subscribe() as events:
             while not self._stopping.is_set():
                 event = events.receive(timeout=EVENT_WAIT_S)
+                if events.gap is not None:
+                    self._on_event(events.gap.as_event())
                 if event is not None:
                     self._on_event(event)

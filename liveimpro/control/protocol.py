@@ -1,12 +1,19 @@
 """The control protocol: one JSON object a frame, checked against one table of commands.
 
-A request is ``{"cmd": NAME, KEY: VALUE, ...}``; the keys besides ``cmd`` are the command's
-parameters, as :data:`COMMANDS` lists them. A reply is ``{"ok": true, ...}`` or
-``{"ok": false, "error": MESSAGE}``. :func:`parse_request` checks, in this order and before
-it looks inside anything, the frame's size, its UTF-8, its JSON, that it holds an object,
-the command, and each parameter's presence, type and range; every failure raises
-:class:`ProtocolError` with a message meant for the client. :func:`encode_request` and
-:func:`parse_request` are exact inverses, as are :func:`encode_reply` and :func:`parse_reply`.
+Every frame carries the protocol version it speaks, ``"protocol": PROTOCOL_VERSION``, first,
+like jupyter_client's message header: requests, replies and events (liveimpro.control.events).
+A frame without it is read as version 1, so clients from before the version was sent still
+work; any other version is refused with one line saying which one this side speaks.
+
+A request is ``{"protocol": 1, "cmd": NAME, KEY: VALUE, ...}``; the keys besides
+``protocol`` and ``cmd`` are the command's parameters, as :data:`COMMANDS` lists them. A reply
+is ``{"protocol": 1, "ok": true, ...}`` or ``{"protocol": 1, "ok": false, "error": MESSAGE}``.
+:func:`parse_request` checks, in this order and before it looks inside anything, the frame's
+size, its UTF-8, its JSON, that it holds an object, the version, the command, and each
+parameter's presence, type and range; every failure raises :class:`ProtocolError` with a
+message meant for the client. :func:`encode_request` and :func:`parse_request` are exact
+inverses, as are :func:`encode_reply` and :func:`parse_reply`; the parsed forms leave the
+version out (it can only be this one).
 
 The settable parameters are named in :data:`PARAMETERS`; their types and ranges are the
 settings' own (liveimpro.config.settings), checked when a value is set.
@@ -31,6 +38,10 @@ from liveimpro.config.settings import (
     field_type,
 )
 from liveimpro.errors import UserError
+
+PROTOCOL_VERSION = 1
+VERSION_KEY = "protocol"
+UNVERSIONED = 1  # what a frame without a version speaks: sent before versions were
 
 # Live name -> the setting it changes.
 PARAMETERS: dict[str, tuple[type[Section], str]] = {
@@ -199,6 +210,7 @@ def check_request(data: Any) -> Request:
         raise ProtocolError(
             f'a request must be a JSON object like {{"cmd": "ping"}}, got {_json_type(type(data))}'
         )
+    data = without_version(data, "request")
     if "cmd" not in data:
         raise ProtocolError(f'a request needs "cmd"; commands: {", ".join(COMMANDS)}')
     command = data["cmd"]
@@ -235,22 +247,45 @@ def _encode(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
+def without_version(data: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """``data`` (a decoded ``what``: request, reply or event) without its protocol version;
+    ProtocolError when that version is not :data:`PROTOCOL_VERSION` (none is UNVERSIONED)."""
+    version = data.get(VERSION_KEY, UNVERSIONED)
+    if type(version) is not int:  # a bool is no version either
+        raise ProtocolError(f'"{VERSION_KEY}" must be an integer, got {_json_type(type(version))}')
+    if version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"the {what} is in protocol version {_echo(version)}; this side speaks only version "
+            f"{PROTOCOL_VERSION} (run the same liveimpro release on both sides)"
+        )
+    return {key: value for key, value in data.items() if key != VERSION_KEY}
+
+
+def with_version(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with this side's protocol version first; ValueError if it holds a version."""
+    if VERSION_KEY in data:
+        raise ValueError(f"'{VERSION_KEY}' is the envelope's own key")
+    return {VERSION_KEY: PROTOCOL_VERSION, **data}
+
+
 def encode_request(request: Request) -> bytes:
     """The frame for ``request``; ``parse_request`` gives it back."""
     if "cmd" in request.params:
         raise ValueError("a parameter cannot be named 'cmd'")
-    return _encode({"cmd": request.cmd, **request.params})
+    return _encode(with_version({"cmd": request.cmd, **request.params}))
 
 
 def encode_reply(reply: Mapping[str, Any]) -> bytes:
     """The frame for a reply: a mapping with ``ok`` (and ``error`` when not ok)."""
     _check_reply(reply)
-    return _encode(reply)
+    return _encode(with_version(reply))
 
 
 def parse_reply(frame: bytes, max_bytes: int) -> dict[str, Any]:
-    """The reply in ``frame``; ProtocolError when it is none."""
+    """The reply in ``frame``; ProtocolError when it is none, or in another version."""
     reply = decode_json(frame, max_bytes)
+    if isinstance(reply, dict):
+        reply = without_version(reply, "reply")
     _check_reply(reply)
     return reply
 

@@ -222,12 +222,15 @@ class ControlPlane:
         self._authenticator: ThreadAuthenticator | None = None
         self._publisher: EventPublisher | None = None
         self._server: ControlServer | None = None
-        self.summary = "control off"  # for the daemon's ready line
+        self.summary = "control off"  # for the daemon's human line
+        self.address: str | None = None  # the bound endpoints, for its ready line
+        self.events_address: str | None = None
         rep = self._open(settings) if settings.enabled else None
         self.controls = Controls(improviser, self._publisher or NoEvents(), model_name)
         if rep is not None:
             self._server = ControlServer(rep, self.controls.answer, settings.max_frame_bytes)
-            self.summary = f"control on {self._server.address}, events on {self._publisher.address}"
+            self.address, self.events_address = self._server.address, self._publisher.address
+            self.summary = f"control on {self.address}, events on {self.events_address}"
 
     def _open(self, settings: ControlSettings) -> zmq.Socket:
         self._context = zmq.Context()

@@ -14,13 +14,13 @@ a long response; everything below happens while that response plays:
 from __future__ import annotations
 
 import multiprocessing
-import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from liveimpro.config.settings import ClockSettings, Settings
 from liveimpro.control.client import Client
+from liveimpro.control.ready import Ready
 from liveimpro.harness.bench import latency_summary
 from liveimpro.harness.benchdaemon import (
     PERFORMER_CHANNEL,
@@ -50,15 +50,13 @@ ROUND_TRIP_COMMANDS = {
     "set": {"name": "top_k", "value": 0},
     "status": {},
 }
-READY_CONTROL = re.compile(r"control on (\S+), events on (\S+)")
 
 
-def control_endpoints(ready_line: str) -> tuple[str, str]:
+def control_endpoints(ready: Ready) -> tuple[str, str]:
     """The command and event endpoints a daemon's ready line names."""
-    found = READY_CONTROL.search(ready_line)
-    if found is None:
-        raise RuntimeError(f"the daemon serves no control: {ready_line!r}")
-    return found[1], found[2]
+    if ready.control is None or ready.events is None:
+        raise RuntimeError(f"the daemon serves no control: {ready}")
+    return ready.control, ready.events
 
 
 def bench_settings(model: str) -> Settings:
@@ -135,8 +133,7 @@ def bench_control(
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding JACK threads
     results = spawn.Queue()
     with MidiSystem(private_jack=True) as system, LiveSession(system, settings) as session:
-        ready = next(line for _, line in session.daemon.lines if "listening" in line)
-        address, events_address = control_endpoints(ready)
+        address, events_address = control_endpoints(session.daemon.ready)
         with (
             Client(address, events=events_address, timeout=5.0) as client,
             client.subscribe("response_", "param_changed") as events,

@@ -268,7 +268,7 @@ def wait_for_port(daemon: DaemonProcess, port: str, timeout: float = 30.0) -> fl
 
 
 def bench_startup(model: str = "folk", runs: int = 5, period: int = 256) -> dict:
-    """Process start to the input port existing and to the "listening" line; memory; imports."""
+    """Process start to the input port existing and to its ready line; memory; imports."""
     settings = daemon_base(model)
     input_port = f"liveimpro-in:{DEFAULT_INPUT_NAME}"  # the daemon's own JACK input
     port_s, ready_s, rss_mb, peak_mb = [], [], [], []

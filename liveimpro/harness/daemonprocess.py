@@ -2,9 +2,9 @@
 
 The child gets its settings as a config file of its own, and its control plane on ipc
 endpoints in a private folder, so it never clashes with a daemon already running. It is
-ready when it prints its "listening" line; ``stop`` sends SIGTERM, as a service manager
-would, and waits for the clean exit (every note off). CPU time and memory are read from
-/proc (Linux).
+ready when it prints its ready line (liveimpro.control.ready), kept as ``ready``; ``stop``
+sends SIGTERM, as a service manager would, and waits for the clean exit (every note off).
+CPU time and memory are read from /proc (Linux).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from types import TracebackType
 from typing import Self
 
 from liveimpro.config.settings import Settings, settings_toml
+from liveimpro.control.ready import Ready, parse_ready
 
-READY_PREFIX = "liveimpro: listening"
 STOP_TIMEOUT_S = 20.0
 ABORT_WAIT_S = 5.0  # for the traceback a SIGABRT prints
 
@@ -63,6 +63,8 @@ class DaemonProcess:
             env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT prints every thread
         )
         self.lines: list[tuple[float, str]] = []  # (time.monotonic() when read, line)
+        self.ready: Ready | None = None  # what its ready line says, once printed
+        self._ready_at: float | None = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, name="daemon output", daemon=True)
         self._reader.start()
@@ -76,16 +78,15 @@ class DaemonProcess:
         return "\n".join(line for _, line in self.lines)
 
     def wait_ready(self, timeout: float = 30.0) -> float:
-        """Seconds from the start to the "listening" line; DaemonError if it exits first."""
+        """Seconds from the start to the ready line; DaemonError if it exits first."""
         if not self._ready.wait(timeout):
             self.abort()
             raise DaemonError(f"liveimpro run not ready after {timeout} s:\n{self.output}")
-        ready = next((at for at, line in self.lines if line.startswith(READY_PREFIX)), None)
-        if ready is None:
+        if self._ready_at is None:
             status = self.process.wait()
             self._reader.join()
             raise DaemonError(f"liveimpro run exited with status {status}:\n{self.output}")
-        return ready - self.started_at
+        return self._ready_at - self.started_at
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -143,6 +144,7 @@ class DaemonProcess:
     def _read(self) -> None:
         for line in self.process.stdout:
             self.lines.append((time.monotonic(), line.rstrip("\n")))
-            if line.startswith(READY_PREFIX):
+            if self.ready is None and (ready := parse_ready(line)) is not None:
+                self.ready, self._ready_at = ready, self.lines[-1][0]
                 self._ready.set()
         self._ready.set()  # the end of its output: whoever waits learns it exited

@@ -8,7 +8,8 @@ by the daemon, so a refusal reads the same: it comes back as ``/liveimpro/error 
 Out, to ``--reply-host``:``--reply-port``: errors; ``/liveimpro/pong`` and ``/liveimpro/value
 <name> <value>`` for ``ping`` and ``get``; ``/liveimpro/connected 1|0`` when the daemon comes
 or goes; and every event as ``/liveimpro/event/<topic>`` with its fields (README, Events) as
-arguments in order, booleans as 1 or 0 and null fields left out.
+arguments in order, booleans as 1 or 0 and null fields left out; when events were lost on
+the way, ``/liveimpro/event/missed <topic> <first seq> <count> <message>`` before the next one.
 
 A packet that is no OSC is counted and answered with an error; the bridge goes on.
 """
@@ -26,6 +27,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from liveimpro.config.settings import ControlSettings
 from liveimpro.control.daemonlink import DaemonLink
+from liveimpro.control.events import ENVELOPE_KEYS
 from liveimpro.control.protocol import ProtocolError, check_request, positional_params
 
 PREFIX = "/liveimpro"
@@ -115,7 +117,7 @@ class OscBridge:
             self._send(f"{PREFIX}/value", to_osc({"name": reply["name"], "value": reply["value"]}))
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        fields = {key: value for key, value in event.items() if key not in ("event", "time")}
+        fields = {key: value for key, value in event.items() if key not in ENVELOPE_KEYS}
         self._send(f"{PREFIX}/event/{event['event']}", to_osc(fields))
 
     def _on_status(self, status: dict[str, Any] | None) -> None:

@@ -132,7 +132,7 @@ function onEvent(event) {
     case "action":
       if (event.name === "panic") { endSounding("phrase", nowTick()); cutAnswer(nowTick()); }
       return;
-    case "warning": case "error": return showError(event.message);
+    case "warning": case "error": case "missed": return showError(event.message);
   }
 }
 
