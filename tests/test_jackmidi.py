@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections import deque
 
@@ -131,9 +132,12 @@ def test_garbage_events_are_dropped_and_counted(jack_server: JackServer) -> None
     pending = deque([bytes([60, 100]), bytes([0xF4]), bytes([0x90, 60]), bytes([0x91, 62, 90])])
     raw = jack.Client(unique_client_name("garbage"), no_start_server=True)
     raw_port = raw.midi_outports.register("out")
+    connected = threading.Event()  # events written before the connection would be lost
 
     def write_everything(frames: int) -> None:
         raw_port.clear_buffer()
+        if not connected.is_set():
+            return
         for offset in range(len(pending)):
             raw_port.write_midi_event(offset, pending.popleft())
 
@@ -142,6 +146,7 @@ def test_garbage_events_are_dropped_and_counted(jack_server: JackServer) -> None
         with JackInput(name="garbage in") as port:
             raw.activate()
             raw.connect(raw_port, port.port_name)
+            connected.set()
             message = port.receive(timeout=RECEIVE_TIMEOUT_S)
             assert (message.type, message.channel, message.note) == ("note_on", 1, 62)
             assert port.dropped_bytes == 2 + 1 + 2
