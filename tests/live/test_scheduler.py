@@ -1,7 +1,6 @@
 import itertools
 
 import pytest
-from midicheck import stuck_notes
 
 from liveimpro.config.settings import NotesSettings, SamplingSettings
 from liveimpro.core.continuation import build_continuation
@@ -9,6 +8,7 @@ from liveimpro.core.modelfile import load_model
 from liveimpro.live.clock import TempoClock
 from liveimpro.live.scheduler import ResponseScheduler
 from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryOutputPort
+from tests.midicheck import stuck_notes
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock
 

@@ -9,12 +9,12 @@ from collections import deque
 import jack
 import mido
 import pytest
-from jitter import measure_grid_jitter
 
-from liveimpro.harness.jackpeers import MidiDump, MidiSeq, unique_client_name
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.jackmidi import FRAME_COUNTER_WRAP, FrameCounter, JackInput, JackOutput
 from liveimpro.midi.ports import ALL_NOTES_OFF, AmbiguousPortName, PortNotFound, RtMidiOutput
+from tests.jackpeers import MidiDump, MidiSeq, unique_client_name
+from tests.jitter import measure_grid_jitter
 
 pytestmark = pytest.mark.jack
 

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveimpro.harness.jackpeers import MidiDump, MidiSeq
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.ports import (
     ALL_NOTES_OFF,
@@ -29,6 +28,7 @@ from liveimpro.midi.ports import (
     reset_messages,
     resolve_port_name,
 )
+from tests.jackpeers import MidiDump, MidiSeq
 
 NOTE_ON_60 = bytes([0x90, 60, 100])
 RECEIVE_TIMEOUT_S = 2.0
