@@ -20,7 +20,7 @@ import pytest
 
 from liveimpro.config.settings import Settings
 from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
-from liveimpro.harness.benchdaemon import sounding_at_end
+from liveimpro.harness.benchsoak import sounding_at_end
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.jackmidi import JackOutput
 from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
