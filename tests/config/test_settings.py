@@ -28,7 +28,7 @@ from liveimpro.config.settings import (
     settings_toml,
 )
 
-CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
+CONFIG_TOML = Path(__file__).resolve().parents[2] / "config.toml"
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:
