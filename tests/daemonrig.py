@@ -66,20 +66,17 @@ def start_daemon(settings: Settings, *, private_control: bool = True) -> DaemonP
 
 
 def free_port() -> int:
+    """A loopback TCP port free now (the OS picks it)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def with_loopback_control(settings: Settings) -> Settings:
-    """``settings`` with the control plane on two free loopback TCP ports."""
+def controlled_settings(model: Path | str, output: str | None, response_beats: float) -> Settings:
+    """The tests' daemon with its control plane on two free loopback TCP ports."""
     address, events = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
+    settings = daemon_settings(model, output, response_beats)
     return replaced(settings, control={"address": address, "events": events})
-
-
-def controlled_settings(model: Path, output: str | None, response_beats: float) -> Settings:
-    """The tests' daemon with its control plane on two free loopback ports."""
-    return with_loopback_control(daemon_settings(model, output, response_beats))
 
 
 def write_config(path: Path, settings: Settings) -> Path:
@@ -89,6 +86,7 @@ def write_config(path: Path, settings: Settings) -> Path:
 
 
 def ctl(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """``liveimpro --config CONFIG ctl ARGS...`` run to its end."""
     command = [sys.executable, "-m", "liveimpro", "--config", str(config), "ctl", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, deque
 from pathlib import Path
-from types import SimpleNamespace
 
 import jack
 import mido
 import pytest
 
-from liveimpro.config.settings import Settings
-from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.harness.benchsoak import sounding_at_end
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.jackmidi import JackOutput
-from liveimpro.midi.ports import ALL_NOTES_OFF, MemoryInputPort, MemoryOutputPort
+from liveimpro.midi.ports import ALL_NOTES_OFF
 from tests.daemonrig import (
     BPM,
     DAEMON_INPUT,
@@ -32,11 +26,10 @@ from tests.daemonrig import (
     daemon_settings,
     play_phrase,
     receiver_port,
-    replaced,
     response_notes,
     start_daemon,
 )
-from tests.jackpeers import MidiClock, MidiDump, unique_client_name
+from tests.jackpeers import MidiDump, unique_client_name
 from tests.midicheck import stuck_notes
 
 TICK_FRAMES = 48000 * 60 // (BPM * 24)
@@ -375,171 +368,3 @@ def test_a_restart_after_a_crash_ends_what_the_dead_daemon_left_sounding(
     ]
     assert (ALL_NOTES_OFF, 0) in resets and (64, 0) in resets, after[:20]
     assert sounding_at_end(before + after, answer_channel) == 0
-
-
-class EndlessFlood(MemoryInputPort):
-    """An input whose sender never pauses."""
-
-    def poll(self) -> mido.Message:
-        return mido.Message("note_on", channel=5, note=60, velocity=10)
-
-    def receive(self, timeout: float | None = None) -> mido.Message:
-        return self.poll()
-
-
-class CountingPlayer:
-    def __init__(self) -> None:
-        self.handled = 0
-        self.updates = 0
-
-    def handle(self, _message: mido.Message) -> None:
-        self.handled += 1
-
-    def update(self, _now: float) -> None:
-        self.updates += 1
-
-
-def test_an_endless_flood_still_lets_the_loop_update_the_answer_and_stop() -> None:
-    player = CountingPlayer()
-    improviser = SimpleNamespace(output=MemoryOutputPort(now=lambda: 0.0))
-    serve(improviser, EndlessFlood(now=lambda: 0.0), lambda: player.updates == 3, player)
-    assert (player.updates, player.handled) == (3, 3 * MESSAGES_PER_TURN)
-
-
-@pytest.mark.parametrize("number", TERMINATING_SIGNALS)
-def test_every_terminating_signal_becomes_the_stop_flag(number: int) -> None:
-    before = signal.getsignal(number)
-    with StopSignals() as stop:
-        signal.raise_signal(number)
-        assert stop() and stop.received == number
-    assert signal.getsignal(number) == before
-
-
-def test_the_stop_signals_include_the_terminal_and_quit_ones() -> None:
-    wanted = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
-    assert wanted <= set(StopSignals.SIGNALS)
-
-
-def test_the_daemon_never_imports_tensorflow_or_keras() -> None:
-    probe = (
-        "import sys, liveimpro.cli.commands, liveimpro.daemon; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    )
-    assert result.stdout.strip() == "[]"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("api", "problem"), [("jack", "no JACK server is running"), ("alsa", "no ALSA sequencer")]
-)
-def test_no_midi_system_stops_run_and_ports_with_one_line_and_status_2(
-    api: str, problem: str, tmp_path: Path
-) -> None:
-    if api == "alsa" and Path("/dev/snd/seq").exists():
-        pytest.skip("this machine has an ALSA sequencer")
-    nowhere = {"JACK_DEFAULT_SERVER": unique_client_name("none"), "JACK_NO_START_SERVER": "1"}
-    env = {**os.environ, **nowhere}
-    for command in ("run", "ports"):
-        result = subprocess.run(
-            [sys.executable, "-m", "liveimpro", command, "--api", api],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            cwd=tmp_path,
-        )
-        assert result.returncode == 2, result.stderr
-        (line,) = result.stderr.splitlines()
-        assert line.startswith(f"liveimpro: error: {problem}")
-
-
-@pytest.mark.jack
-def test_ports_lists_the_servers_midi_ports(jack_server: JackServer) -> None:
-    dump = MidiDump(jack_server)
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "liveimpro", "ports", "--api", "jack"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-    finally:
-        dump.stop()
-    inputs, outputs = result.stdout.split("outputs (play to):")
-    assert dump.port_name in outputs and dump.port_name not in inputs
-
-
-SOURCE_BPM = 137  # 875.9 frames a pulse at 48 kHz: jack_midi_clock rounds each to a frame
-# The source's pulses are up to half a frame off their ideal times (measured), and so is
-# our rounding of a note's time to a frame; the tempo fit a beat ahead adds under a frame.
-GRID_TOLERANCE_FRAMES = 2
-STOP_LATENCY_S = 0.2  # the source's Stop to the daemon's panic; measured: one JACK cycle
-
-
-def follow_settings(model: Path, output: str) -> Settings:
-    return replaced(
-        Settings(),
-        model={"name": str(model)},
-        sampling={"seed": 1},
-        notes={"max_note_beats": 0.5},  # short notes: many of them to check
-        continuation={"beats": 64.0},  # still playing when the transport stops
-        phrase={"silence_beats": 1.0, "min_notes": 2},
-        response={"quantize": "beat", "channel": RESPONSE_CHANNEL, "lookahead_beats": 1.0},
-        clock={"source": "external", "bpm": 100.0},  # a wrong guess: the pulses must tell
-        daemon={"api": "jack", "output": output},
-    )
-
-
-@pytest.mark.jack
-@pytest.mark.slow
-def test_following_jack_midi_clock_the_answer_is_on_its_pulses_and_stop_silences_it(
-    jack_server: JackServer, random_model_dir: Path
-) -> None:
-    beat_s = 60 / SOURCE_BPM
-    dump = MidiDump(jack_server)
-    try:
-        with start_daemon(follow_settings(random_model_dir, dump.port_name)) as daemon:
-            source = MidiClock(jack_server, SOURCE_BPM, [DAEMON_INPUT, dump.port_name])
-            try:
-                xruns_before = jack_server.log().count("XRun")
-                source.start()
-                time.sleep(2 * beat_s)
-                play_phrase()
-                time.sleep(1.5 * beat_s + 8 * beat_s)  # silence, quantise, 8 beats of answer
-                source.stop()
-                xruns = jack_server.log().count("XRun") - xruns_before
-                time.sleep(1.0)  # the silence after the stop
-            finally:
-                source.close()
-            status = daemon.stop()
-    finally:
-        events = dump.stop()
-    output = daemon.output
-    assert status == 0, output
-    messages = [mido.Message.from_bytes(data, time=frame) for frame, data in events]
-    start = next(m.time for m in messages if m.type == "start")
-    stop = next(m.time for m in messages if m.type == "stop")
-    note_ons = [m for m in response_notes(messages) if m.type == "note_on" and m.velocity > 0]
-    assert any(m.time < stop for m in note_ons), f"no answer before the stop: {output}"
-    # Stop: note-offs and CC123 (a panic) follow at once, and nothing sounds after them.
-    panic = next(
-        i
-        for i, m in enumerate(messages)
-        if m.time >= stop and m.type == "control_change" and m.control == ALL_NOTES_OFF
-    )
-    assert messages[panic].time - stop <= STOP_LATENCY_S * jack_server.rate
-    assert stuck_notes(response_notes(messages[: panic + 1])) == set()
-    assert not any(m.time > messages[panic].time for m in note_ons)
-    # The grid: every note-on of the answer lies on a pulse of the source, as received.
-    # A cycle that misses its deadline (an xrun) may move the source's pulses.
-    if xruns:
-        return
-    pulses = [m.time for m in messages if m.type == "clock" and start < m.time < stop]
-    for note in note_ons:
-        if note.time < stop:
-            off_grid = min(abs(note.time - pulse) for pulse in pulses)
-            assert off_grid <= GRID_TOLERANCE_FRAMES, note

@@ -23,7 +23,14 @@ from liveimpro.control.client import Client
 from liveimpro.control.protocol import PARAMETERS
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.surfaces.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
-from tests.daemonrig import controlled_settings, ctl, play_phrase, start_daemon, write_config
+from tests.daemonrig import (
+    controlled_settings,
+    ctl,
+    free_port,
+    play_phrase,
+    start_daemon,
+    write_config,
+)
 from tests.jackpeers import MidiDump
 
 WAIT_MS = 20_000  # generous: the machine is shared
@@ -282,9 +289,7 @@ def test_run_with_panel_starts_both_and_stops_both(
     jack_server, random_model_dir: Path, tmp_path: Path, browser
 ) -> None:
     config = write_config(tmp_path / "config.toml", controlled_settings("folk", None, 4.0))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
     command += ["--model", str(random_model_dir), "--panel", "--panel-port", str(port)]
     daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
