@@ -1,4 +1,4 @@
-"""``liveimpro run`` as a child process, for the demo and the benchmarks.
+"""``liveimpro run`` as a child process, for the demo, the benchmarks and the end-to-end tests.
 
 The child gets its settings as a config file of its own, and its control plane on ipc
 endpoints in a private folder, so it never clashes with a daemon already running. It is
