@@ -42,7 +42,8 @@ def with_private_control(settings: Settings, folder: Path) -> Settings:
 
 
 class DaemonProcess:
-    """Starts ``liveimpro run`` with ``settings``; ``python_options`` go to the interpreter.
+    """Starts ``liveimpro run`` with ``settings``; ``python_options`` go to the interpreter,
+    ``run_options`` to ``run`` (``--panel``, say).
 
     With ``private_control`` False the control plane listens where ``settings`` say: a
     client that must outlive one daemon (a panel, say) finds the next one there too.
@@ -53,6 +54,7 @@ class DaemonProcess:
         settings: Settings,
         *,
         python_options: Sequence[str] = (),
+        run_options: Sequence[str] = (),
         private_control: bool = True,
     ) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="liveimpro-daemon-")
@@ -67,7 +69,7 @@ class DaemonProcess:
         self.started_at = time.monotonic()
         # A session of its own: a Ctrl-C meant for us must not stop it out of turn.
         self.process = subprocess.Popen(
-            [*command, "run"],
+            [*command, "run", *run_options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +19,7 @@ import pytest
 
 from liveimpro.control.client import Client
 from liveimpro.control.protocol import PARAMETERS
+from liveimpro.harness.daemonprocess import DaemonProcess
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.surfaces.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
 from tests.daemonrig import (
@@ -286,31 +285,25 @@ def test_a_stopped_daemon_shows_disconnected_then_live_again(session: Session) -
 @pytest.mark.jack
 @pytest.mark.slow
 def test_run_with_panel_starts_both_and_stops_both(
-    jack_server, random_model_dir: Path, tmp_path: Path, browser
+    jack_server, random_model_dir: Path, browser
 ) -> None:
-    config = write_config(tmp_path / "config.toml", controlled_settings("folk", None, 4.0))
+    settings = controlled_settings(random_model_dir, None, 4.0)
     port = free_port()
-    command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
-    command += ["--model", str(random_model_dir), "--panel", "--panel-port", str(port)]
-    daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        printed = []
-        while not (
-            any("listening on" in line for line in printed)
-            and ADDRESS_LINE.search("".join(printed))
-        ):
-            line = daemon.stdout.readline()
-            assert line, f"exited: {''.join(printed)}"
-            printed.append(line)
-        url = ADDRESS_LINE.search("".join(printed))[1]
+    panel = ("--panel", "--panel-port", str(port))
+    with DaemonProcess(settings, run_options=panel, private_control=False) as daemon:
+        daemon.wait_ready()
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while (address := ADDRESS_LINE.search(daemon.output)) is None:
+            assert daemon.running() and time.monotonic() < deadline, daemon.output
+            time.sleep(0.05)
+        url = address[1]
         assert url == f"http://127.0.0.1:{port}/"
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("#connection.live", timeout=WAIT_MS)
         page.close()
-    finally:
-        daemon.terminate()
-        output, _ = daemon.communicate(timeout=30)
-    assert daemon.returncode == 0, output
+        status = daemon.stop()
+    output = daemon.output
+    assert status == 0, output
     with pytest.raises(OSError):  # the panel went with it
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
