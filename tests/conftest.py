@@ -51,6 +51,6 @@ def jack_server() -> Iterator[JackServer]:
 @pytest.fixture(scope="session")
 def random_model_dir(tmp_path_factory) -> Path:
     """A saved model directory with tiny random weights."""
-    from randommodel import save_random_model
+    from tests.randommodel import save_random_model
 
     return save_random_model(tmp_path_factory.mktemp("models") / "tiny")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import mido
-from improviserrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ImproviserRig
 
 from liveimpro.config.settings import (
     ContinuationSettings,
@@ -21,6 +20,7 @@ from liveimpro.config.settings import (
 from liveimpro.control.commands import Controls
 from liveimpro.control.protocol import Request
 from liveimpro.live.clock import TempoClock
+from tests.improviserrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ImproviserRig
 
 __all__ = ["BAR_TICKS", "MS_PER_TICK", "STEP_MS", "ControlRig", "EventLog"]
 

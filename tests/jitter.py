@@ -8,9 +8,9 @@ from collections.abc import Callable
 import mido
 import numpy as np
 
-from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.ports import OutputPort
+from tests.jackpeers import MidiDump
 
 LEAD_S = 0.3  # notes are all scheduled this long before the first one is due
 TAIL_S = 0.1  # time for the last note to reach the receiver

@@ -142,7 +142,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_daemon(args: argparse.Namespace) -> int:
-    from liveimpro.harness import benchdaemon
+    from liveimpro.harness import benchdaemon, benchsoak
 
     options = {"model": args.model, "period": args.period}
     if args.what == "latency":
@@ -154,7 +154,7 @@ def cmd_bench_daemon(args: argparse.Namespace) -> int:
     elif args.what == "startup":
         result = benchdaemon.bench_startup(runs=args.runs, **options)
     elif args.what == "soak":
-        result = benchdaemon.bench_soak(minutes=args.minutes, every_s=args.every, **options)
+        result = benchsoak.bench_soak(minutes=args.minutes, every_s=args.every, **options)
     else:
         result = benchdaemon.bench_idle(seconds=args.seconds, **options)
     print(json.dumps(result, indent=2))

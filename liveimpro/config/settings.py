@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from liveimpro.config.fields import Section, check_known, field_specs, setting
-from liveimpro.config.fields import field_type as field_type  # control.protocol imports it here
 from liveimpro.errors import SettingTypeError, SettingValueError, UserError
 from liveimpro.models import SHIPPED_MODELS_DIR
 from liveimpro.music.midinumbers import MAX_DATA_BYTE, MIDI_CHANNELS

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from liveimpro.config.fields import Section, field_specs, field_type
 from liveimpro.config.settings import (
     ClockSettings,
     ContinuationSettings,
@@ -33,9 +34,6 @@ from liveimpro.config.settings import (
     PhraseSettings,
     ResponseSettings,
     SamplingSettings,
-    Section,
-    field_specs,
-    field_type,
 )
 from liveimpro.errors import UserError
 

@@ -1,9 +1,10 @@
-"""``liveimpro run`` as a child process, for the demo and the benchmarks.
+"""``liveimpro run`` as a child process, for the demo, the benchmarks and the end-to-end tests.
 
 The child gets its settings as a config file of its own, and its control plane on ipc
 endpoints in a private folder, so it never clashes with a daemon already running. It is
 ready when it prints its ready line (liveimpro.control.ready), kept as ``ready``; ``stop``
-sends SIGTERM, as a service manager would, and waits for the clean exit (every note off).
+sends SIGTERM, as a service manager would, and waits for the clean exit (every note off);
+``kill`` ends it as a crash would.
 CPU time and memory are read from /proc (Linux).
 """
 
@@ -42,12 +43,26 @@ def with_private_control(settings: Settings, folder: Path) -> Settings:
 
 
 class DaemonProcess:
-    """Starts ``liveimpro run`` with ``settings``; ``python_options`` go to the interpreter."""
+    """Starts ``liveimpro run`` with ``settings``; ``python_options`` go to the interpreter,
+    ``run_options`` to ``run`` (``--panel``, say).
 
-    def __init__(self, settings: Settings, *, python_options: Sequence[str] = ()) -> None:
+    With ``private_control`` False the control plane listens where ``settings`` say: a
+    client that must outlive one daemon (a panel, say) finds the next one there too.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        python_options: Sequence[str] = (),
+        run_options: Sequence[str] = (),
+        private_control: bool = True,
+    ) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="liveimpro-daemon-")
         folder = Path(self._folder.name)
-        self.settings = with_private_control(settings, folder)  # what it runs with
+        if private_control:
+            settings = with_private_control(settings, folder)
+        self.settings = settings  # what it runs with
         self.control = self.settings.control  # where its control plane listens
         self.config = folder / "config.toml"  # for clients of its control plane, too
         self.config.write_text(settings_toml(self.settings))
@@ -55,7 +70,7 @@ class DaemonProcess:
         self.started_at = time.monotonic()
         # A session of its own: a Ctrl-C meant for us must not stop it out of turn.
         self.process = subprocess.Popen(
-            [*command, "run"],
+            [*command, "run", *run_options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -105,18 +120,26 @@ class DaemonProcess:
         user, system = int(fields[11]), int(fields[12])  # utime, stime: fields 14 and 15
         return (user + system) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self) -> int:
-        """SIGTERM and wait for the exit; its status. DaemonError if it hangs (then killed)."""
+    def stop(self, with_signal: int = signal.SIGTERM) -> int:
+        """``with_signal`` (any stop signal: SIGTERM, SIGINT, SIGHUP, SIGQUIT) and wait for
+        the exit; its status. DaemonError if it hangs (then it is killed)."""
         if self.running():
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(with_signal)
         try:
             status = self.process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             self.abort()
-            raise DaemonError(f"no exit {STOP_TIMEOUT_S} s after SIGTERM:\n{self.output}") from None
-        self._reader.join()
-        self._folder.cleanup()
+            name = signal.Signals(with_signal).name
+            raise DaemonError(f"no exit {STOP_TIMEOUT_S} s after {name}:\n{self.output}") from None
+        self._finish()
         return status
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: the daemon silences nothing on its way out."""
+        if self.running():
+            self.process.kill()
+        self.process.wait()
+        self._finish()
 
     def abort(self) -> None:
         """SIGABRT, so that it prints where each thread hangs; SIGKILL if even that hangs."""
@@ -127,6 +150,10 @@ class DaemonProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._finish()
+
+    def _finish(self) -> None:
+        """After the exit: the rest of its output read, its private folder removed."""
         self._reader.join()
         self._folder.cleanup()
 

@@ -23,7 +23,8 @@ from liveimpro.live.clock import CLOCK_MESSAGES, Clock, TempoClock
 from liveimpro.live.phrase import PEDAL_DOWN, Phrase, PhraseCapture
 from liveimpro.live.scheduler import ResponseScheduler
 from liveimpro.live.takes import Replay, Take, TakeRecorder
-from liveimpro.midi.ports import SUSTAIN_CC, OutputPort
+from liveimpro.midi.ports import OutputPort
+from liveimpro.midi.wire import SUSTAIN_CC
 from liveimpro.music.vocabulary import TICKS_PER_BEAT, NoteEvent, bar_ticks
 
 RESPONSE_LEAD_S = 0.03  # the earliest a response may start: time to generate and queue it

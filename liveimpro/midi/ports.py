@@ -29,7 +29,6 @@ import mido
 
 from liveimpro.errors import UserError
 from liveimpro.midi.wire import ALL_NOTES_OFF, MidiStreamParser, WireNotes, reset_messages
-from liveimpro.midi.wire import SUSTAIN_CC as SUSTAIN_CC  # live.improviser imports it from here
 from liveimpro.music.midinumbers import MIDI_CHANNELS
 
 DEFAULT_INPUT_NAME = "liveimpro in"

@@ -7,7 +7,6 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,23 @@ from pathlib import Path
 import mido
 import pytest
 import zmq
-from midicheck import stuck_notes
-from test_daemon import BPM, Daemon, play_phrase, receiver_port, response_notes, write_config
 
 from liveimpro.cli.commands import main
 from liveimpro.cli.ctl import parse_value, request_params
 from liveimpro.control.client import Client, ControlError, Subscription
-from liveimpro.control.ready import parse_ready
-from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.harness.jackserver import JackServer
+from tests.daemonrig import (
+    BPM,
+    controlled_settings,
+    ctl,
+    play_phrase,
+    receiver_port,
+    response_notes,
+    start_daemon,
+    write_config,
+)
+from tests.jackpeers import MidiDump
+from tests.midicheck import stuck_notes
 
 EVENT_TIMEOUT_S = 20.0  # generous: the machine is shared
 
@@ -60,17 +67,6 @@ def test_keygen_writes_a_pair_and_never_overwrites(tmp_path, capsys) -> None:
 # Against a real daemon on a private JACK server ---------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def ctl(config: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "liveimpro", "--config", str(config), "ctl", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
-
-
 def next_event(events: Subscription, topic: str) -> dict:
     deadline = time.monotonic() + EVENT_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -90,26 +86,18 @@ def subscribed(client: Client, events: Subscription) -> None:
     raise AssertionError("the subscription never reached the daemon")
 
 
-def control_config(tmp_path: Path, response_beats: float) -> tuple[Path, str, str]:
-    """A daemon config with control on two free loopback ports: (config, commands, events)."""
-    address, events_address = (f"tcp://127.0.0.1:{free_port()}" for _ in range(2))
-    config = write_config(
-        tmp_path / "config.toml", response_beats, control=(address, events_address)
-    )
-    return config, address, events_address
-
-
 @pytest.mark.jack
 @pytest.mark.slow
 def test_client_and_ctl_control_a_running_daemon(
-    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+    jack_server: JackServer, random_model_dir: Path
 ) -> None:
-    config, address, events_address = control_config(tmp_path, response_beats=64.0)
     dump = MidiDump(jack_server)
+    settings = controlled_settings(random_model_dir, dump.port_name, response_beats=64.0)
+    address, events_address = settings.control.address, settings.control.events
     try:
-        daemon = Daemon(config, random_model_dir, dump.port_name)
-        try:
-            assert parse_ready(daemon.printed[-1]).control == address
+        with start_daemon(settings, private_control=False) as daemon:
+            config = daemon.config
+            assert daemon.ready.control == address
             with (
                 Client(address, events=events_address, timeout=10.0) as client,
                 client.subscribe() as events,
@@ -130,11 +118,10 @@ def test_client_and_ctl_control_a_running_daemon(
                 assert next_event(events, "response_end")["kind"] == "answer"
                 counters = client.status()["counters"]
                 assert counters["responses"] == 1 and counters["phrases"] == 1
-            status, output = daemon.terminate()
-        finally:
-            daemon.kill()
+            status = daemon.stop()
     finally:
         messages = [mido.Message.from_bytes(data, time=frame) for frame, data in dump.stop()]
+    output = daemon.output
     assert status == 0, output
     notes = response_notes(messages)
     assert any(m.type == "note_on" and m.velocity > 0 for m in notes)
@@ -143,15 +130,13 @@ def test_client_and_ctl_control_a_running_daemon(
 
 @pytest.mark.jack
 @pytest.mark.slow
-def test_ctl_watch_prints_events(
-    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
-) -> None:
-    config, address, _ = control_config(tmp_path, response_beats=4.0)
+def test_ctl_watch_prints_events(jack_server: JackServer, random_model_dir: Path) -> None:
     dump = MidiDump(jack_server)
+    settings = controlled_settings(random_model_dir, dump.port_name, response_beats=4.0)
+    address = settings.control.address
     try:
-        daemon = Daemon(config, random_model_dir, dump.port_name)
-        try:
-            command = [sys.executable, "-m", "liveimpro", "--config", str(config)]
+        with start_daemon(settings, private_control=False) as daemon:
+            command = [sys.executable, "-m", "liveimpro", "--config", str(daemon.config)]
             command += ["ctl", "--count", "1", "watch", "param_"]
             watcher = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
             with Client(address, timeout=10.0) as client:
@@ -164,9 +149,7 @@ def test_ctl_watch_prints_events(
             event = json.loads(output.splitlines()[0])
             assert event["event"] == "param_changed" and event["name"] == "top_p"
             assert isinstance(event["time"], float)
-            daemon.terminate()
-        finally:
-            daemon.kill()
+            daemon.stop()
     finally:
         dump.stop()
 
@@ -176,7 +159,9 @@ def test_ctl_watch_prints_events(
 def test_a_taken_control_port_stops_the_daemon_with_one_line_and_status_2(
     jack_server: JackServer, random_model_dir: Path, tmp_path: Path
 ) -> None:
-    config, address, _ = control_config(tmp_path, response_beats=4.0)
+    settings = controlled_settings(random_model_dir, None, response_beats=4.0)
+    config = write_config(tmp_path / "config.toml", settings)
+    address = settings.control.address
     context = zmq.Context()
     holder = context.socket(zmq.REP)  # another daemon, say, already serving there
     holder.bind(address)
@@ -198,14 +183,13 @@ def test_a_taken_control_port_stops_the_daemon_with_one_line_and_status_2(
 @pytest.mark.jack
 @pytest.mark.slow
 def test_tempo_changes_in_an_answer_keep_the_clock_pulses_in_order_and_even(
-    jack_server: JackServer, random_model_dir: Path, tmp_path: Path
+    jack_server: JackServer, random_model_dir: Path
 ) -> None:
-    config, address, _ = control_config(tmp_path, response_beats=64.0)
     xruns_before = jack_server.log().count("XRun")
     with receiver_port() as receiver:
-        daemon = Daemon(config, random_model_dir, receiver.port_name)
-        try:
-            with Client(address, timeout=10.0) as client:
+        settings = controlled_settings(random_model_dir, receiver.port_name, response_beats=64.0)
+        with start_daemon(settings, private_control=False) as daemon:
+            with Client(settings.control.address, timeout=10.0) as client:
                 play_phrase()
                 time.sleep(1.0)  # into the answer
                 changes = []  # (receiver's frame time when asked, bpm)
@@ -214,9 +198,8 @@ def test_tempo_changes_in_an_answer_keep_the_clock_pulses_in_order_and_even(
                     client.set("tempo", bpm)
                     time.sleep(hold_s)
             messages = list(receiver.iter_pending())
-            status, output = daemon.terminate()
-        finally:
-            daemon.kill()
+            status = daemon.stop()
+    output = daemon.output
     xruns = jack_server.log().count("XRun") - xruns_before
     assert status == 0, output
     pulses = [m.time for m in messages if m.type == "clock"]
@@ -246,23 +229,21 @@ def test_a_huge_weights_file_is_refused_at_once_and_never_read_into_the_daemon(
     huge = shutil.copytree(random_model_dir, tmp_path / "huge")
     with (huge / "weights.npz").open("r+b") as weights:
         weights.truncate(1 << 30)  # 1 GiB, sparse
-    config, address, _ = control_config(tmp_path, response_beats=4.0)
     dump = MidiDump(jack_server)
+    settings = controlled_settings(random_model_dir, dump.port_name, response_beats=4.0)
     try:
-        daemon = Daemon(config, random_model_dir, dump.port_name)
-        try:
-            with Client(address, timeout=10.0) as client:
+        with start_daemon(settings, private_control=False) as daemon:
+            with Client(settings.control.address, timeout=10.0) as client:
                 started = time.monotonic()
                 with pytest.raises(ControlError, match=r"bytes, but model\.json implies"):
                     client.load_model(str(huge))
                 refused_s = time.monotonic() - started
             status_file = Path(f"/proc/{daemon.process.pid}/status").read_text()
             peak_mb = int(re.search(r"VmHWM:\s+(\d+) kB", status_file)[1]) / 1024
-            status, output = daemon.terminate()
-        finally:
-            daemon.kill()
+            status = daemon.stop()
     finally:
         dump.stop()
+    output = daemon.output
     assert status == 0, output
     assert refused_s < 1.5  # it was 3.5 s, reading and hashing the whole file
     assert peak_mb < 512  # the file never came into memory

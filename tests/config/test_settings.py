@@ -25,7 +25,7 @@ from liveimpro.config.settings import (
 )
 from liveimpro.models import SHIPPED_MODELS_DIR
 
-CONFIG_TOML = Path(__file__).resolve().parent.parent / "config.toml"
+CONFIG_TOML = Path(__file__).resolve().parents[2] / "config.toml"
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:

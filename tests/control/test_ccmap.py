@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import mido
 import pytest
-from controlrig import STEP_MS, ControlRig
 
 from liveimpro.config.settings import CcSettings, DaemonSettings, PhraseSettings, Settings
 from liveimpro.control.ccmap import CcMap
+from tests.controlrig import STEP_MS, ControlRig
 
 
 def cc_rig(model_dir, **mapping) -> ControlRig:

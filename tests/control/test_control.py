@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import mido
 import pytest
-from controlrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ControlRig
-from midicheck import stuck_notes
 
 from liveimpro.config.settings import ClockSettings
 from liveimpro.control.protocol import COMMANDS, PARAMETERS, Request, parse_request
+from tests.controlrig import BAR_TICKS, MS_PER_TICK, STEP_MS, ControlRig
+from tests.midicheck import stuck_notes
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
-from controlrig import ControlRig
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,41 +17,12 @@ from liveimpro.control.keys import create_key_pair
 from liveimpro.control.protocol import COMMANDS, PARAMETERS, parse_reply
 from liveimpro.control.server import (
     HARD_LIMIT_FACTOR,
-    ControlServer,
     check_exposure,
     is_loopback,
     open_sockets,
 )
-
-CAP = 4096
-EPHEMERAL = {"address": "tcp://127.0.0.1:*", "events": "tcp://127.0.0.1:*"}
-REPLY_TIMEOUT_MS = 5000
-
-
-class Served:
-    """A ControlServer answering for a ControlRig, on ephemeral loopback ports."""
-
-    def __init__(self, rig: ControlRig, **control) -> None:
-        self.rig = rig
-        self.settings = ControlSettings(**{**EPHEMERAL, "max_frame_bytes": CAP, **control})
-        self.context = zmq.Context()
-        rep, self.pub, self.authenticator = open_sockets(self.context, self.settings)
-        self.server = ControlServer(rep, rig.controls.answer, CAP)
-        self.events_address = self.pub.getsockopt_string(zmq.LAST_ENDPOINT)
-
-    def raw_socket(self) -> zmq.Socket:
-        socket = self.context.socket(zmq.REQ)
-        socket.linger = 0
-        socket.rcvtimeo = REPLY_TIMEOUT_MS
-        socket.connect(self.server.address)
-        return socket
-
-    def close(self) -> None:
-        self.server.close()
-        self.pub.close()
-        if self.authenticator is not None:
-            self.authenticator.stop()
-        self.context.term()
+from tests.controlrig import ControlRig
+from tests.servedrig import CAP, EPHEMERAL, Served
 
 
 @pytest.fixture(scope="module")
@@ -259,23 +229,6 @@ def test_binding_beyond_loopback_needs_curve(tmp_path) -> None:
         client_public_keys=str(tmp_path),
     )
     check_exposure(keys)  # with CURVE it may
-
-
-@pytest.fixture
-def curve(tmp_path, random_model_dir) -> Iterator[tuple[Served, dict]]:
-    allowed = tmp_path / "allowed"
-    _, server_secret = create_key_pair(tmp_path, "server")
-    create_key_pair(tmp_path, "alice")
-    create_key_pair(tmp_path, "mallory")
-    allowed.mkdir()
-    (allowed / "alice.key").write_bytes((tmp_path / "alice.key").read_bytes())
-    served = Served(
-        ControlRig(random_model_dir),
-        server_secret_key=str(server_secret),
-        client_public_keys=str(allowed),
-    )
-    yield served, {"dir": tmp_path}
-    served.close()
 
 
 def test_curve_lets_in_allowed_clients_only(curve) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import queue
 from pathlib import Path
 
-from test_controlserver import Served, curve  # noqa: F401 (a fixture)
-
 from liveimpro.config.settings import ControlSettings
 from liveimpro.control.daemonlink import DaemonLink
 from liveimpro.control.protocol import Request
+from tests.servedrig import Served
 
 WAIT_S = 10.0
 
@@ -24,7 +23,7 @@ def link_settings(served: Served, folder: Path, client: str) -> ControlSettings:
     )
 
 
-def test_a_link_with_allowed_keys_sees_status_and_events_and_sends_requests(curve) -> None:  # noqa: F811
+def test_a_link_with_allowed_keys_sees_status_and_events_and_sends_requests(curve) -> None:
     served, paths = curve
     statuses: queue.Queue = queue.Queue()
     events: queue.Queue = queue.Queue()
@@ -50,7 +49,7 @@ def test_a_link_with_allowed_keys_sees_status_and_events_and_sends_requests(curv
         link.close()
 
 
-def test_a_link_with_keys_not_allowed_sees_no_daemon(curve) -> None:  # noqa: F811
+def test_a_link_with_keys_not_allowed_sees_no_daemon(curve) -> None:
     served, paths = curve
     statuses: queue.Queue = queue.Queue()
     settings = link_settings(served, paths["dir"], "mallory")

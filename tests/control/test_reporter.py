@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import mido
 import pytest
-from controlrig import ControlRig
+
+from tests.controlrig import ControlRig
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@ import subprocess
 import sys
 
 import numpy as np
-from randommodel import random_keras_model
 
 from liveimpro.core.engine import Engine
 from liveimpro.core.model import export_weights
 from liveimpro.music.vocabulary import Vocabulary
+from tests.randommodel import random_keras_model
 
 VOCAB = Vocabulary()
 

@@ -1,7 +1,7 @@
 import pytest
-from randommodel import random_keras_model
 
 from liveimpro.core.model import ModelSpec, export_weights, import_weights, weight_shapes
+from tests.randommodel import random_keras_model
 
 
 def test_exported_weights_match_declared_shapes():

@@ -15,12 +15,11 @@ from liveimpro.harness.benchdaemon import (
     bench_idle,
     bench_jitter,
     bench_latency,
-    bench_soak,
     bench_startup,
     imported_modules,
     scale_run,
-    sounding_at_end,
 )
+from liveimpro.harness.benchsoak import bench_soak, sounding_at_end
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.music.vocabulary import Note
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import mido
 import pytest
-from midicheck import stuck_notes
-from test_midisystem import running_commands
 
 from liveimpro.config.settings import Settings, load_settings
 from liveimpro.harness.demo import response_ticks, run_demo
 from liveimpro.harness.jackserver import SHM_DIR, JackServer
+from tests.midicheck import stuck_notes
+from tests.processes import running_commands
 
 CALL_NOTES = 11  # in liveimpro/harness/demo.mid
 # Fast enough for a test: the 8-beat call takes 2 s, the answer 1 s.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import mido
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.midi.system import MidiSystemError, choose_api
+from tests.processes import running_commands
 
 
 @pytest.mark.parametrize(
@@ -34,16 +34,6 @@ def test_without_jackd_a_private_server_is_an_error_that_says_what_to_install(mo
     monkeypatch.setattr("liveimpro.harness.midisystem.shutil.which", lambda _name: None)
     with pytest.raises(MidiSystemError, match="apt-get install --no-install-recommends jackd2"):
         MidiSystem(private_jack=True).__enter__()
-
-
-def running_commands() -> list[str]:
-    commands = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            commands.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:  # the process ended meanwhile
-            continue
-    return commands
 
 
 @pytest.mark.jack

@@ -2,7 +2,6 @@ import random
 
 import mido
 import pytest
-from improviserrig import STEP_MS, ImproviserRig
 
 from liveimpro.config.settings import (
     ClockSettings,
@@ -16,6 +15,7 @@ from liveimpro.config.settings import (
 from liveimpro.live.clock import Clock, TempoClock
 from liveimpro.live.clocksync import ExternalClock, build_clock
 from liveimpro.midi.wire import ALL_NOTES_OFF
+from tests.improviserrig import STEP_MS, ImproviserRig
 
 RATE = 48000  # frames per second, as JACK counts them
 

@@ -1,7 +1,5 @@
 import mido
 import pytest
-from improviserrig import MS_PER_TICK, STEP_MS, ImproviserRig
-from midicheck import stuck_notes
 
 from liveimpro.config.settings import (
     ContinuationSettings,
@@ -14,6 +12,8 @@ from liveimpro.config.settings import (
 from liveimpro.live.clock import TempoClock
 from liveimpro.live.improviser import velocity_follower
 from liveimpro.midi.wire import ALL_NOTES_OFF
+from tests.improviserrig import MS_PER_TICK, STEP_MS, ImproviserRig
+from tests.midicheck import stuck_notes
 
 
 class Rig(ImproviserRig):

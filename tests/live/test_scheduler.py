@@ -1,7 +1,6 @@
 import itertools
 
 import pytest
-from midicheck import stuck_notes
 
 from liveimpro.config.settings import NotesSettings, SamplingSettings
 from liveimpro.core.continuation import build_continuation
@@ -10,6 +9,7 @@ from liveimpro.live.clock import TempoClock
 from liveimpro.live.scheduler import ResponseScheduler
 from liveimpro.midi.memory import MemoryOutputPort
 from liveimpro.midi.wire import ALL_NOTES_OFF
+from tests.midicheck import stuck_notes
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock
 

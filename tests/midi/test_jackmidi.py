@@ -10,14 +10,14 @@ from collections import deque
 import jack
 import mido
 import pytest
-from jitter import measure_grid_jitter
 
-from liveimpro.harness.jackpeers import MidiDump, MidiSeq, unique_client_name
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.jackmidi import FRAME_COUNTER_WRAP, FrameCounter, JackInput, JackOutput
 from liveimpro.midi.ports import AmbiguousPortName, PortNotFound
 from liveimpro.midi.rtmidi import RtMidiOutput
 from liveimpro.midi.wire import ALL_NOTES_OFF
+from tests.jackpeers import MidiDump, MidiSeq, unique_client_name
+from tests.jitter import measure_grid_jitter
 
 pytestmark = pytest.mark.jack
 

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveimpro.harness.jackpeers import MidiDump, MidiSeq
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.midi.memory import MemoryInputPort, MemoryOutputPort
 from liveimpro.midi.ports import AmbiguousPortName, PortNameError, PortNotFound, resolve_port_name
 from liveimpro.midi.rtmidi import RtMidiInput, RtMidiOutput, list_ports
 from liveimpro.midi.wire import ALL_NOTES_OFF, WireNotes, reset_messages
+from tests.jackpeers import MidiDump, MidiSeq
 
 NOTE_ON_60 = bytes([0x90, 60, 100])
 RECEIVE_TIMEOUT_S = 2.0

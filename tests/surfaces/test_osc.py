@@ -18,13 +18,11 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from pythonosc.udp_client import SimpleUDPClient
-from test_ctl import control_config
-from test_daemon import Daemon, play_phrase
 
-from liveimpro.config.settings import ControlSettings
 from liveimpro.control.client import Client, ControlError
-from liveimpro.harness.jackpeers import MidiDump
 from liveimpro.surfaces.osc import OscBridge, from_osc, to_osc
+from tests.daemonrig import controlled_settings, play_phrase, start_daemon
+from tests.jackpeers import MidiDump
 
 WAIT_S = 20.0  # generous: the machine is shared
 
@@ -74,13 +72,13 @@ class Listener:
 class Rig:
     """A daemon, the bridge serving in a thread, an OSC client and a listener for replies."""
 
-    def __init__(self, server, model: Path, folder: Path) -> None:
-        self.config, self.address, events = control_config(folder, response_beats=4.0)
+    def __init__(self, server, model: Path) -> None:
         self.dump = MidiDump(server)
-        self.daemon = Daemon(self.config, model, self.dump.port_name)
+        settings = controlled_settings(model, self.dump.port_name, response_beats=4.0)
+        self.daemon = start_daemon(settings, private_control=False)
+        self.config, self.address = self.daemon.config, settings.control.address
         self.listener = Listener()
-        settings = ControlSettings(address=self.address, events=events)
-        self.bridge = OscBridge(settings, "127.0.0.1", 0, ("127.0.0.1", self.listener.port))
+        self.bridge = OscBridge(settings.control, "127.0.0.1", 0, ("127.0.0.1", self.listener.port))
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.bridge.serve, args=(self.stopping,))
         self.thread.start()
@@ -95,13 +93,13 @@ class Rig:
         self.thread.join()
         self.bridge.close()
         self.listener.close()
-        self.daemon.terminate()
+        self.daemon.stop()
         self.dump.stop()
 
 
 @pytest.fixture(scope="module")
-def rig(jack_server, random_model_dir, tmp_path_factory) -> Iterator[Rig]:
-    live = Rig(jack_server, random_model_dir, tmp_path_factory.mktemp("osc"))
+def rig(jack_server, random_model_dir) -> Iterator[Rig]:
+    live = Rig(jack_server, random_model_dir)
     try:
         yield live
     finally:

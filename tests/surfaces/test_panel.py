@@ -8,8 +8,6 @@ import json
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,15 +16,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from test_ctl import control_config, ctl
-from test_daemon import Daemon, play_phrase
 
 from liveimpro.control.client import Client
 from liveimpro.control.protocol import PARAMETERS
-from liveimpro.control.ready import parse_ready
-from liveimpro.harness.jackpeers import MidiDump
+from liveimpro.harness.daemonprocess import DaemonProcess
 from liveimpro.harness.jackserver import JackServer
 from liveimpro.surfaces.panel.process import ADDRESS_LINE, CHROMIUM, PanelProcess, launch_chromium
+from tests.daemonrig import (
+    controlled_settings,
+    ctl,
+    free_port,
+    play_phrase,
+    start_daemon,
+    write_config,
+)
+from tests.jackpeers import MidiDump
 
 WAIT_MS = 20_000  # generous: the machine is shared
 
@@ -51,7 +55,7 @@ def status_of(url: str, headers: dict[str, str] | None = None) -> tuple[int, dic
 
 @pytest.mark.slow
 def test_another_address_needs_the_printed_token_on_every_request(tmp_path: Path) -> None:
-    config, _, _ = control_config(tmp_path, response_beats=4.0)
+    config = write_config(tmp_path / "config.toml", controlled_settings("folk", None, 4.0))
     panel = PanelProcess(config, "--host", "0.0.0.0")
     try:
         parts = urlsplit(panel.url)
@@ -70,7 +74,7 @@ def test_another_address_needs_the_printed_token_on_every_request(tmp_path: Path
 
 @pytest.mark.slow
 def test_loopback_needs_no_token_but_refuses_other_sites(tmp_path: Path) -> None:
-    config, _, _ = control_config(tmp_path, response_beats=4.0)
+    config = write_config(tmp_path / "config.toml", controlled_settings("folk", None, 4.0))
     panel = PanelProcess(config)
     try:
         url = panel.url
@@ -93,10 +97,11 @@ class Session:
     """A daemon (restartable), a panel beside it and a browser page open on the panel."""
 
     def __init__(self, server: JackServer, model: Path, folder: Path, browser) -> None:
-        self.model = model
-        self.config, self.address, self.events = control_config(folder, response_beats=16.0)
         self.dump = MidiDump(server)
-        self.daemon = Daemon(self.config, model, self.dump.port_name)
+        self.settings = controlled_settings(model, self.dump.port_name, response_beats=16.0)
+        self.address, self.events = self.settings.control.address, self.settings.control.events
+        self.daemon = start_daemon(self.settings, private_control=False)
+        self.config = write_config(folder / "config.toml", self.settings)  # for the panel, ctl
         self.panel = PanelProcess(self.config)
         self.url = self.panel.url
         self.page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -110,9 +115,9 @@ class Session:
         self.page.wait_for_selector("#connection.live", timeout=WAIT_MS)
 
     def restart_daemon(self) -> None:
-        self.daemon.terminate()
+        self.daemon.stop()
         self.page.wait_for_selector("#connection.disconnected", timeout=WAIT_MS)
-        self.daemon = Daemon(self.config, self.model, self.dump.port_name)
+        self.daemon = start_daemon(self.settings, private_control=False)
         self.wait_live()
 
     def notes(self, source: str) -> list[dict]:
@@ -123,7 +128,7 @@ class Session:
     def close(self) -> None:
         self.page.close()
         assert self.panel.stop() == 0
-        self.daemon.terminate()
+        self.daemon.stop()
         self.dump.stop()
 
 
@@ -280,32 +285,25 @@ def test_a_stopped_daemon_shows_disconnected_then_live_again(session: Session) -
 @pytest.mark.jack
 @pytest.mark.slow
 def test_run_with_panel_starts_both_and_stops_both(
-    jack_server, random_model_dir: Path, tmp_path: Path, browser
+    jack_server, random_model_dir: Path, browser
 ) -> None:
-    config, _, _ = control_config(tmp_path, response_beats=4.0)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "liveimpro", "--config", str(config), "run"]
-    command += ["--model", str(random_model_dir), "--panel", "--panel-port", str(port)]
-    daemon = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        printed = []
-        while not (
-            any(parse_ready(line) for line in printed) and ADDRESS_LINE.search("".join(printed))
-        ):
-            line = daemon.stdout.readline()
-            assert line, f"exited: {''.join(printed)}"
-            printed.append(line)
-        url = ADDRESS_LINE.search("".join(printed))[1]
+    settings = controlled_settings(random_model_dir, None, 4.0)
+    port = free_port()
+    panel = ("--panel", "--panel-port", str(port))
+    with DaemonProcess(settings, run_options=panel, private_control=False) as daemon:
+        daemon.wait_ready()
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while (address := ADDRESS_LINE.search(daemon.output)) is None:
+            assert daemon.running() and time.monotonic() < deadline, daemon.output
+            time.sleep(0.05)
+        url = address[1]
         assert url == f"http://127.0.0.1:{port}/"
         page = browser.new_page()
         page.goto(url)
         page.wait_for_selector("#connection.live", timeout=WAIT_MS)
         page.close()
-    finally:
-        daemon.terminate()
-        output, _ = daemon.communicate(timeout=30)
-    assert daemon.returncode == 0, output
+        status = daemon.stop()
+    output = daemon.output
+    assert status == 0, output
     with pytest.raises(OSError):  # the panel went with it
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
