@@ -13,7 +13,7 @@ from liveimpro.core.modelfile import load_model
 from liveimpro.live.clock import Clock
 from liveimpro.live.improviser import Improviser
 from liveimpro.live.scheduler import ResponseScheduler
-from liveimpro.midi.memory import MemoryOutputPort
+from tests.memoryports import MemoryOutputPort
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock
 STEP_MS = 5  # the daemon loop's turn, in the fake clock

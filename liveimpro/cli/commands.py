@@ -19,9 +19,8 @@ OSC_PORT, OSC_REPLY_PORT = 9000, 9001
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
-    from liveimpro.core.continuation import build_continuation
+    from liveimpro.core.continuation import load_continuation
     from liveimpro.core.engine import pin_blas_threads
-    from liveimpro.core.modelfile import load_model, resolve_model
     from liveimpro.core.priming import PhrasePrimer
     from liveimpro.harness.pianoroll import render
     from liveimpro.midi.midifile import add_track, read_phrase, ticks_per_bar
@@ -29,17 +28,16 @@ def cmd_continue(args: argparse.Namespace) -> int:
 
     pin_blas_threads()
     settings = settings_from_args(args)
-    model_settings = with_given(settings.model, name=args.model)
-    sampling = with_given(
-        settings.sampling, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+    settings = dataclasses.replace(
+        settings,
+        model=with_given(settings.model, name=args.model),
+        sampling=with_given(
+            settings.sampling, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        ),
     )
     beats = with_given(settings.continuation, beats=args.beats).beats
-    model = load_model(resolve_model(model_settings.name, model_settings.models_path()))
     midi, notes = read_phrase(Path(args.input))
-
-    continuation = build_continuation(
-        model, sampling, settings.notes, ticks_per_bar(midi), settings.adaptation
-    )
+    model, continuation = load_continuation(settings, ticks_per_bar=ticks_per_bar(midi))
     PhrasePrimer(continuation).prime(notes)
     end = continuation.tick + round(beats * TICKS_PER_BEAT)
     events = continuation.generate_until(end) + continuation.release_all(end)

@@ -240,16 +240,15 @@ def build_continuation(
 
 
 def load_continuation(
-    settings: Settings, name: str | None = None
+    settings: Settings, name: str | None = None, ticks_per_bar: int | None = None
 ) -> tuple[LoadedModel, Continuation]:
-    """Model ``name`` (settings.model.name if None) and a continuation over it, by ``settings``."""
+    """Model ``name`` (settings.model.name if None) and a continuation over it, by ``settings``;
+    bars of ``ticks_per_bar`` (a MIDI file's) or else of ``continuation.beats_per_bar``."""
     model_name = settings.model.name if name is None else name
     model = load_model(resolve_model(model_name, settings.model.models_path()))
+    if ticks_per_bar is None:
+        ticks_per_bar = bar_ticks(settings.continuation.beats_per_bar)
     continuation = build_continuation(
-        model,
-        settings.sampling,
-        settings.notes,
-        bar_ticks(settings.continuation.beats_per_bar),
-        settings.adaptation,
+        model, settings.sampling, settings.notes, ticks_per_bar, settings.adaptation
     )
     return model, continuation

@@ -27,7 +27,7 @@ from liveimpro.harness.demo import DEMO_PHRASE
 from liveimpro.harness.midisystem import MidiSystem
 from liveimpro.midi.midifile import read_phrase
 from liveimpro.midi.ports import DEFAULT_INPUT_NAME
-from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note
+from liveimpro.music.vocabulary import TICKS_PER_BEAT, Note, bar_ticks
 
 LATENCY_BPM = 300.0  # fast, so that 512-note phrases take seconds: a tick is 400 frames
 SILENCE_BEATS = 1.0
@@ -106,7 +106,7 @@ def bench_latency(
     """
     settings = latency_settings(model, max(lengths))
     silence_ticks = math.ceil(SILENCE_BEATS * TICKS_PER_BEAT)
-    bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     answer_ticks = round(ANSWER_BEATS * TICKS_PER_BEAT)
     trials = []  # (phrase length, last note-off time, phrase end time)
     missed: dict[int, int] = {}  # phrase length -> xruns while its phrases played
@@ -199,7 +199,7 @@ def bench_jitter(
     """
     settings = answer_settings(model, beats, bpm)
     _, call = read_phrase(DEMO_PHRASE)
-    bar = settings.continuation.beats_per_bar * TICKS_PER_BEAT
+    bar = bar_ticks(settings.continuation.beats_per_bar)
     with MidiSystem(private_jack=True, period=period) as system:
         xruns_before = xruns(system)
         with LiveSession(system, settings) as session:

@@ -6,7 +6,7 @@ The base classes here hold what every port does; a backend fills in their hooks 
 
     liveimpro.midi.jackmidi   JACK-native, frame-accurate; JACK frame time (an int, in samples)
     liveimpro.midi.rtmidi     ALSA, JACK, CoreMIDI, WinMM; time.monotonic() seconds
-    liveimpro.midi.memory     for tests; whatever clock the test passes in
+    tests.memoryports         in memory, for tests; whatever clock the test passes in
 
 Every port has its own clock, read with ``now()``. Received messages carry their
 arrival time in that clock as ``message.time``, and ``OutputPort.send_at`` takes a

@@ -15,8 +15,8 @@ import pytest
 
 from liveimpro.daemon import MESSAGES_PER_TURN, TERMINATING_SIGNALS, StopSignals, serve
 from liveimpro.harness.jackserver import JackServer
-from liveimpro.midi.memory import MemoryInputPort, MemoryOutputPort
 from tests.jackpeers import MidiDump, unique_client_name
+from tests.memoryports import MemoryInputPort, MemoryOutputPort
 
 
 class EndlessFlood(MemoryInputPort):

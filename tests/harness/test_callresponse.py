@@ -14,8 +14,8 @@ from liveimpro.harness.callresponse import (
     received_notes,
 )
 from liveimpro.live.clock import TempoClock
-from liveimpro.midi.memory import MemoryOutputPort
 from liveimpro.music.vocabulary import Note
+from tests.memoryports import MemoryOutputPort
 
 RATE = 48000.0
 BPM = 250.0  # a tick is 480 frames

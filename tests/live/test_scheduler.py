@@ -7,8 +7,8 @@ from liveimpro.core.continuation import build_continuation
 from liveimpro.core.modelfile import load_model
 from liveimpro.live.clock import TempoClock
 from liveimpro.live.scheduler import ResponseScheduler
-from liveimpro.midi.memory import MemoryOutputPort
 from liveimpro.midi.wire import ALL_NOTES_OFF
+from tests.memoryports import MemoryOutputPort
 from tests.midicheck import stuck_notes
 
 MS_PER_TICK = 20  # 125 bpm on a millisecond clock

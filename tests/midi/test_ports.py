@@ -14,11 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liveimpro.harness.jackserver import JackServer
-from liveimpro.midi.memory import MemoryInputPort, MemoryOutputPort
 from liveimpro.midi.ports import AmbiguousPortName, PortNameError, PortNotFound, resolve_port_name
 from liveimpro.midi.rtmidi import RtMidiInput, RtMidiOutput, list_ports
 from liveimpro.midi.wire import ALL_NOTES_OFF, WireNotes, reset_messages
 from tests.jackpeers import MidiDump, MidiSeq
+from tests.memoryports import MemoryInputPort, MemoryOutputPort
 
 NOTE_ON_60 = bytes([0x90, 60, 100])
 RECEIVE_TIMEOUT_S = 2.0
