@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from importlib.util import find_spec
@@ -222,8 +223,10 @@ def tokens_seen(facts: dict) -> int:
     return own + (facts.get("warm_start") or {}).get("tokens_seen", 0)
 
 
-def _warm_start(model, spec: ModelSpec, run_dir: Path | None) -> dict | None:
-    """Load a finished run's best weights into ``model``; what training.json records of it."""
+def _warm_start(model, spec: ModelSpec, run_dir: Path | None, into: Path) -> dict | None:
+    """Load a finished run's best weights into ``model`` and, as the best so far, into the
+    run folder ``into`` (a warm start that finds nothing better keeps them); what
+    training.json records of it."""
     if run_dir is None:
         return None
     if not (run_dir / FACTS_FILE).is_file() or not (run_dir / BEST_WEIGHTS).is_file():
@@ -236,6 +239,8 @@ def _warm_start(model, spec: ModelSpec, run_dir: Path | None) -> dict | None:
             f"warm start: {run_dir} trained {facts['model']}, this run is {spec.to_dict()}"
         )
     model.load_weights(run_dir / BEST_WEIGHTS)
+    if not (into / BEST_WEIGHTS).is_file():
+        shutil.copyfile(run_dir / BEST_WEIGHTS, into / BEST_WEIGHTS)
     return {
         "run": str(run_dir),
         "best_val_loss": facts["best_val_loss"],
@@ -293,7 +298,15 @@ def _train(
     keras.utils.set_random_seed(options.seed)
     spec = options.model_spec(vocabulary.size)
     model = build_keras_model(spec)
-    warm_start = _warm_start(model, spec, options.warm_start)  # before a backup is restored
+    warm_start = _warm_start(model, spec, options.warm_start, run_dir)  # before a backup restores
+    # The best validation loss so far, of this run's earlier sessions and the run it started from:
+    # only a better epoch replaces best.weights.h5, and patience counts from it.
+    earlier = [
+        loss
+        for loss in (_best_val_loss_so_far(run_dir), (warm_start or {}).get("best_val_loss"))
+        if loss is not None
+    ]
+    best_so_far = min(earlier, default=None)
     schedule = keras.optimizers.schedules.PolynomialDecay(
         options.learning_rate,
         decay_steps=options.epochs * steps,
@@ -311,11 +324,13 @@ def _train(
         keras.callbacks.ModelCheckpoint(
             str(run_dir / BEST_WEIGHTS),
             monitor="val_loss",
-            initial_value_threshold=_best_val_loss_so_far(run_dir),
+            initial_value_threshold=best_so_far,
             save_best_only=True,
             save_weights_only=True,
         ),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience),
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=options.patience, baseline=best_so_far
+        ),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY_FILE), append=True),
     ]
     # Keras writes TensorBoard logs through TensorFlow's summary API, which needs tensorboard.
@@ -360,7 +375,7 @@ def _train(
         "train_tokens": len(train_stream),
         "validation_tokens": len(val_stream),
         "epochs_run": len(history.get("epoch", [])),
-        "best_val_loss": min(history.get("val_loss", [math.nan])),
+        "best_val_loss": min([*history.get("val_loss", []), *earlier], default=math.nan),
         "warm_start": warm_start,
         "history": history,
     }

@@ -12,6 +12,8 @@ from training.evaluate import CURVE_PNG, REPORT_JSON, REPORT_MD
 from training.export import CHECK_BEATS, MODEL_CARD, generate_check
 from training.train import BEST_WEIGHTS, FACTS_FILE, HISTORY_FILE
 
+TINY_MODEL = "--layers 1 --units 32 --embed-dim 16 --epochs 1 --seq-len 32 --batch 8"
+
 
 def _finite_numbers(value) -> list[float]:
     if isinstance(value, dict):
@@ -25,7 +27,7 @@ def _finite_numbers(value) -> list[float]:
 def test_pipeline_makes_a_model_the_engine_plays(tmp_path):
     tiny = (
         "all --name tiny --source folk --limit 8 --split 0.6 0.2 0.2 --transpose -1 1"
-        " --layers 1 --units 32 --embed-dim 16 --epochs 1 --seq-len 32 --batch 8 --eval-pieces 3"
+        f" {TINY_MODEL} --eval-pieces 3"
     )
     folders = ["--prepared", str(tmp_path / "prepared"), "--runs", str(tmp_path / "runs")]
     code = main([*tiny.split(), *folders, "--models", str(tmp_path / "models")])
@@ -39,6 +41,15 @@ def test_pipeline_makes_a_model_the_engine_plays(tmp_path):
     facts = json.loads((run_dir / FACTS_FILE).read_text())
     assert facts["epochs_run"] == 1
     assert facts["backend"] and facts["device"] and facts["wall_time_s"] > 0
+
+    # Training longer: a warm start from the finished run never ends worse than it.
+    longer = tmp_path / "runs" / "longer"
+    warm = ["train", "--data", facts["prepared_dir"], "--run", str(longer), *TINY_MODEL.split()]
+    assert main([*warm, "--warm-start", str(run_dir), "--learning-rate", "0.5"]) == 0
+    longer_facts = json.loads((longer / FACTS_FILE).read_text())
+    assert longer_facts["warm_start"]["run"] == str(run_dir)
+    assert longer_facts["warm_start"]["tokens_seen"] == facts["tokens_per_epoch"]
+    assert longer_facts["best_val_loss"] <= facts["best_val_loss"]
 
     report = json.loads((run_dir / REPORT_JSON).read_text())
     assert 0 < report["lstm"]["test_bits"] < math.log2(facts["model"]["vocab_size"]) + 1

@@ -74,11 +74,15 @@ def test_a_warm_start_loads_the_finished_runs_weights_and_counts_its_training(tm
     spec = TrainOptions(layers=1, units=8, embed_dim=4).model_spec(VOCABULARY.size)
     _finished_run(tmp_path / "first", spec, epochs=2, rate=100.0)
     model = build_keras_model(spec)
-    record = _warm_start(model, spec, tmp_path / "first")
+    (tmp_path / "next").mkdir()
+    record = _warm_start(model, spec, tmp_path / "first", into=tmp_path / "next")
     saved = build_keras_model(spec)
     saved.load_weights(tmp_path / "first" / BEST_WEIGHTS)
     for loaded, expected in zip(model.get_weights(), saved.get_weights(), strict=True):
         assert np.array_equal(loaded, expected)
+    # The new run's best so far, kept unless an epoch of it does better.
+    copied = (tmp_path / "next" / BEST_WEIGHTS).read_bytes()
+    assert copied == (tmp_path / "first" / BEST_WEIGHTS).read_bytes()
     # Two epochs of 1000 tokens at 100 tokens/s: 20 s; a run started from it adds its own.
     assert record == {
         "run": str(tmp_path / "first"),
@@ -94,10 +98,10 @@ def test_a_warm_start_loads_the_finished_runs_weights_and_counts_its_training(tm
 def test_a_warm_start_needs_a_finished_run_of_the_same_model(tmp_path):
     spec = TrainOptions(layers=1, units=8, embed_dim=4).model_spec(VOCABULARY.size)
     with pytest.raises(ValueError, match="not a finished run"):
-        _warm_start(build_keras_model(spec), spec, tmp_path)
+        _warm_start(build_keras_model(spec), spec, tmp_path, into=tmp_path / "next")
     _finished_run(tmp_path / "first", spec, epochs=1, rate=100.0)
     wider = TrainOptions(layers=1, units=16, embed_dim=4).model_spec(VOCABULARY.size)
     with pytest.raises(ValueError, match="trained"):
-        _warm_start(build_keras_model(wider), wider, tmp_path / "first")
+        _warm_start(build_keras_model(wider), wider, tmp_path / "first", into=tmp_path / "next")
     with pytest.raises(TypeError, match="warm_start must be a Path"):
         TrainOptions(warm_start="runs/folk")
