@@ -14,7 +14,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Self
 
 import mido
@@ -182,10 +181,5 @@ class LiveSession:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
 from liveimpro.config.settings import Settings, settings_toml
@@ -160,12 +159,7 @@ class DaemonProcess:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()  # also after an error: a clean stop silences every note
 
     def _read(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from types import TracebackType
 from typing import Self
 
 from liveimpro.harness.jackserver import JackServer
@@ -51,12 +50,7 @@ class MidiSystem:
             self.units_per_second, self.period = float(facts[0]), facts[1]
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self.server is None:
             return
         try:

@@ -22,7 +22,6 @@ import queue
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from numbers import Real
-from types import TracebackType
 from typing import Self
 
 import mido
@@ -115,12 +114,7 @@ class Port:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def _check_open(self) -> None:
